@@ -1,0 +1,11 @@
+"""Exercise checkers: ``check_*(student_function)`` compares with the oracle.
+
+Each checker prints one success line, or raises :class:`ExerciseFailed` (an ``AssertionError``)
+whose message is a hint.  Checkers live in one file per chapter and are re-exported here.
+"""
+
+from ._common import ExerciseFailed as ExerciseFailed
+from .ch00 import *  # noqa: F403
+from .ch01 import *  # noqa: F403
+from .ch02 import *  # noqa: F403
+from .ch03 import *  # noqa: F403
