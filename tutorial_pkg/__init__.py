@@ -6,12 +6,14 @@ One concept per module; everything public is re-exported here:
 * :mod:`~tutorial_pkg.distributions` — Gaussian mixtures with exact diffused marginals and scores;
 * :mod:`~tutorial_pkg.datasets` — toy data generated in code;
 * :mod:`~tutorial_pkg.samplers` — Euler–Maruyama and probability-flow ODE samplers;
+* :mod:`~tutorial_pkg.autodiff` — exact divergences and Fokker–Planck residuals;
 * :mod:`~tutorial_pkg.metrics` — Gaussian KL/W2, sliced Wasserstein, energy distance;
 * :mod:`~tutorial_pkg.plotting` — figure helpers for the notebooks;
 * :mod:`~tutorial_pkg.checks` — checkers for the exercises;
 * :mod:`~tutorial_pkg.utils` — devices, seeding, broadcasting.
 """
 
+from .autodiff import divergence, fokker_planck_residual
 from .datasets import (
     TOY_DATASETS,
     checkerboard,
@@ -46,8 +48,10 @@ __all__ = [
     "SubVP",
     "append_dims",
     "checkerboard",
+    "divergence",
     "energy_distance",
     "euler_maruyama",
+    "fokker_planck_residual",
     "gaussian_kl",
     "gaussian_w2",
     "get_device",
