@@ -26,7 +26,7 @@ from .datasets import (
 )
 from .distributions import ExactScore, Gaussian, GaussianMixture
 from .metrics import energy_distance, gaussian_kl, gaussian_w2, mean_and_covariance, sliced_wasserstein
-from .samplers import euler_maruyama, integrate_sde, ode_euler, ode_heun, time_grid
+from .samplers import SAMPLERS, euler_maruyama, get_sampler, integrate_sde, ode_euler, ode_heun, time_grid
 from .sde import COU, CVP, OU, SDE, SDE_NAMES, VE, VP, ReverseSDE, SubVP, make_sde
 from .utils import append_dims, get_device, randn, seed_everything, sum_except_batch
 
@@ -37,6 +37,7 @@ __all__ = [
     "CVP",
     "OU",
     "SDE",
+    "SAMPLERS",
     "SDE_NAMES",
     "TOY_DATASETS",
     "VE",
@@ -55,6 +56,7 @@ __all__ = [
     "gaussian_kl",
     "gaussian_w2",
     "get_device",
+    "get_sampler",
     "integrate_sde",
     "make_sde",
     "mean_and_covariance",

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .utils import append_dims, randn
 
-__all__ = ["time_grid", "integrate_sde", "euler_maruyama", "ode_euler", "ode_heun"]
+__all__ = ["time_grid", "integrate_sde", "euler_maruyama", "ode_euler", "ode_heun", "SAMPLERS", "get_sampler"]
 
 Callback = Callable[[int, float, torch.Tensor], None]
 
@@ -154,3 +154,17 @@ def ode_heun(
         if callback is not None:
             callback(i, float(t_next), x)
     return x
+
+
+SAMPLERS: dict[str, Callable] = {
+    "euler_maruyama": euler_maruyama,
+    "ode_euler": ode_euler,
+    "ode_heun": ode_heun,
+}
+
+
+def get_sampler(name: str) -> Callable:
+    """Look a sampler up by name (one of ``SAMPLERS``)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+    return SAMPLERS[name]

@@ -1,0 +1,26 @@
+"""Shared fixtures: float64 by default inside a test, the devices to run on, the list of SDEs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import tutorial_pkg as tp
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+# One instance of every forward SDE of the course, with the default parameters.
+ALL_SDES = [tp.OU(), tp.VE(), tp.VP(), tp.SubVP(), tp.COU(), tp.CVP(), tp.OU(theta=1.0, sigma=1.5, mu=0.7, T=2.0)]
+
+
+def sde_id(sde) -> str:
+    return type(sde).__name__ + ("-mu" if getattr(sde, "mu", 0.0) else "")
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """Oracle tests compare with closed forms: run them in float64 unless a test says otherwise."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

@@ -1,0 +1,146 @@
+"""Samplers with the exact score recover the data; one signature; reproducible; clear errors."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+import torch
+from conftest import ALL_SDES, sde_id
+
+import tutorial_pkg as tp
+
+T_MIN = 1e-3
+GAUSS = tp.Gaussian(torch.tensor([1.0, -0.5]), torch.tensor([0.6, 1.2]))
+
+
+def moments_within_4_se(x: torch.Tensor, law: tp.GaussianMixture) -> None:
+    """Sample mean and covariance of ``x`` agree with ``law``'s within 4 standard errors."""
+    n = x.shape[0]
+    mean, cov = law.mean(), law.covariance()
+    assert torch.all((x.mean(0) - mean).abs() < 4 * (cov.diagonal() / n).sqrt()), (x.mean(0), mean)
+    emp = tp.mean_and_covariance(x)[1]
+    se = ((cov.diagonal()[:, None] * cov.diagonal()[None, :] + cov**2) / n).sqrt()  # Gaussian case
+    assert torch.all((emp - cov).abs() < 4 * se), (emp, cov)
+
+
+@pytest.mark.parametrize("sde", ALL_SDES, ids=sde_id)
+def test_reverse_sde_and_ode_recover_gaussian_data(sde):
+    """Started from the exact p_T with the exact score, both return p_{t_min} (Tang & Zhao Thm 2.1, 5.1)."""
+    gen = torch.Generator().manual_seed(0)
+    x_T = GAUSS.diffuse(sde, sde.T).sample(8000, generator=gen)
+    score = tp.ExactScore(GAUSS, sde)
+    target = GAUSS.diffuse(sde, T_MIN)
+    sde_out = tp.euler_maruyama(sde, score, x_T, tp.time_grid(sde.T, 1000, T_MIN), generator=gen)
+    ode_out = tp.ode_heun(sde, score, x_T, tp.time_grid(sde.T, 200, T_MIN))
+    moments_within_4_se(sde_out, target)
+    moments_within_4_se(ode_out, target)
+
+
+@pytest.mark.parametrize("h_ratio", [0.0, 0.5, 2.0])
+def test_generative_family_recovers_gaussian_data(h_ratio):
+    """Every diffusion h = h_ratio g gives the same marginals (Cao et al. 2023, eq. 3)."""
+    sde, gen = tp.VP(), torch.Generator().manual_seed(1)
+    x_T = GAUSS.diffuse(sde, sde.T).sample(8000, generator=gen)
+    out = tp.euler_maruyama(
+        sde, tp.ExactScore(GAUSS, sde), x_T, tp.time_grid(sde.T, 2000, T_MIN), h_ratio=h_ratio, generator=gen
+    )
+    moments_within_4_se(out, GAUSS.diffuse(sde, T_MIN))
+
+
+@pytest.mark.parametrize("sampler", ["euler_maruyama", "ode_heun"])
+def test_mixture_recovered_to_the_sampling_floor(sampler):
+    """Mixture data: sliced W2 to fresh data within 1.2x the data-vs-data value.
+
+    Both distances are averaged over 32 disjoint blocks of 1,000 points (``chunk``): with exact samples
+    the ratio has mean 1.00 and standard deviation 0.067 over 40 seeds (measured), so 1.2 is three
+    standard deviations above the ideal and a sampler error of 20% of the floor fails the test.  The
+    floor is averaged over three independent data sets to take its own noise out of the ratio.
+    """
+    sde, mix, gen = tp.VP(), tp.ring_mixture(), torch.Generator().manual_seed(2)
+    n, chunk = 32_000, 1000
+    x_T = mix.diffuse(sde, sde.T).sample(n, generator=gen)
+    steps = 400 if sampler == "euler_maruyama" else 100
+    out = tp.get_sampler(sampler)(sde, tp.ExactScore(mix, sde), x_T, tp.time_grid(sde.T, steps, T_MIN), generator=gen)
+    law = mix.diffuse(sde, T_MIN)
+    fresh = law.sample(n, generator=gen)
+
+    def sw(a, b):
+        return float(tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(3)))
+
+    floor = sum(sw(law.sample(n, generator=gen), fresh) for _ in range(3)) / 3
+    assert sw(out, fresh) < 1.2 * floor, (sw(out, fresh), floor)
+
+
+def test_mixture_test_has_power():
+    """The floor comparison rejects a visibly wrong sampler: four Euler steps of the ODE (ratio 1.57).
+
+    Its power is limited: at blocks of 1,000 points a 20% error in the score's scale goes unseen
+    (measured ratio 1.05), which is why the moment tests above carry the fine checks.
+    """
+    sde, mix, gen = tp.VP(), tp.ring_mixture(), torch.Generator().manual_seed(4)
+    n, chunk = 16_000, 1000
+    x_T = mix.diffuse(sde, sde.T).sample(n, generator=gen)
+    out = tp.ode_euler(sde, tp.ExactScore(mix, sde), x_T, tp.time_grid(sde.T, 4, T_MIN))
+    law = mix.diffuse(sde, T_MIN)
+    fresh = law.sample(n, generator=gen)
+
+    def sw(a, b):
+        return float(tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(5)))
+
+    assert sw(out, fresh) > 1.2 * sw(law.sample(n, generator=gen), fresh)
+
+
+@pytest.mark.parametrize("name", list(tp.SAMPLERS))
+def test_same_seed_same_samples(name):
+    sde, mix = tp.VE(), tp.ring_mixture()
+    ts = tp.time_grid(sde.T, 50, T_MIN)
+    runs = []
+    for _ in range(2):
+        gen = tp.seed_everything(123)
+        x_T = sde.prior_sample((256, 2), generator=gen)
+        runs.append(tp.get_sampler(name)(sde, tp.ExactScore(mix, sde), x_T, ts, generator=gen))
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_samplers_share_one_signature():
+    sigs = {name: inspect.signature(fn) for name, fn in tp.SAMPLERS.items()}
+    for name, sig in sigs.items():
+        params = list(sig.parameters.values())
+        assert [p.name for p in params[:4]] == ["sde", "score", "x", "ts"], name
+        for kw in ["generator", "callback", "progress"]:
+            assert sig.parameters[kw].kind is inspect.Parameter.KEYWORD_ONLY, (name, kw)
+
+
+def test_callback_sees_every_step():
+    sde, seen = tp.VP(), []
+    ts = tp.time_grid(sde.T, 10, T_MIN)
+    tp.ode_euler(sde, lambda x, t: -x, torch.zeros(3, 2), ts, callback=lambda i, t, x: seen.append((i, t)))
+    assert [i for i, _ in seen] == list(range(10))
+    assert math.isclose(seen[-1][1], T_MIN)
+
+
+def test_unknown_sampler_name():
+    with pytest.raises(ValueError, match="unknown sampler 'heun'; choose one of"):
+        tp.get_sampler("heun")
+
+
+@pytest.mark.parametrize(
+    "ts, message",
+    [
+        (torch.tensor([1.0]), "at least two times"),
+        (torch.tensor([1.0, 0.5, 0.7]), "strictly monotone"),
+        (torch.tensor([1.5, 0.1]), r"must lie in \[0, T\]"),
+    ],
+)
+def test_bad_time_grid(ts, message):
+    with pytest.raises(ValueError, match=message):
+        tp.euler_maruyama(tp.VP(), lambda x, t: -x, torch.zeros(2, 2), ts)
+
+
+def test_bad_grid_helper_arguments():
+    with pytest.raises(ValueError, match="n_steps must be a positive int"):
+        tp.time_grid(1.0, 0)
+    with pytest.raises(ValueError, match="need 0 <= t_min < T"):
+        tp.time_grid(1.0, 10, t_min=2.0)
