@@ -37,8 +37,23 @@ def test_requirements_pin_the_stack_and_install_the_package():
     reqs = [ln for ln in lines if ln and not ln.startswith("#")]
     assert reqs[-1] == "-e ."
     names = {re.split(r"[=<>!~ ]", r)[0].lower() for r in reqs[:-1]}
-    for needed in ["jupyter-book", "sphinx-exercise", "sphinx-proof", "sphinxcontrib-bibtex", "jupyterlab", "torch",
-                   "torchvision", "numpy", "matplotlib", "ipywidgets", "nbval", "pytest", "tqdm", "scikit-learn", "ruff"]:
+    for needed in [
+        "jupyter-book",
+        "sphinx-exercise",
+        "sphinx-proof",
+        "sphinxcontrib-bibtex",
+        "jupyterlab",
+        "torch",
+        "torchvision",
+        "numpy",
+        "matplotlib",
+        "ipywidgets",
+        "nbval",
+        "pytest",
+        "tqdm",
+        "scikit-learn",
+        "ruff",
+    ]:
         assert needed in names, needed
     jb = next(r for r in reqs if r.startswith("jupyter-book"))
     assert re.search(r"==1\.|<2", jb), "Jupyter Book 2 cannot build offline: pin 1.x"
@@ -130,14 +145,24 @@ def _nb(*cells):
 
 
 def _code(src, tags=()):
-    return {"cell_type": "code", "source": src, "metadata": {"tags": list(tags)}, "outputs": [], "execution_count": None}
+    return {
+        "cell_type": "code",
+        "source": src,
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+        "execution_count": None,
+    }
 
 
 def test_generator_replaces_solutions_and_tags_cells():
     nb = _nb(
         _code("def f(x):\n    # BEGIN SOLUTION\n    y = 2 * x\n    return y\n    # END SOLUTION\n"),
         _code("check(f)", tags=["uses-solution"]),
-        {"cell_type": "markdown", "source": "Why? <!-- BEGIN SOLUTION -->Because.<!-- END SOLUTION -->", "metadata": {}},
+        {
+            "cell_type": "markdown",
+            "source": "Why? <!-- BEGIN SOLUTION -->Because.<!-- END SOLUTION -->",
+            "metadata": {},
+        },
         _code("secret = 1", tags=["solution-only"]),
     )
     student = gen.make_student_notebook(nb)

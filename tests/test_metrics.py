@@ -62,7 +62,11 @@ def test_sliced_wasserstein_unequal_sizes_and_chunks():
 
 def test_energy_distance_separates_laws():
     g = torch.Generator().manual_seed(3)
-    a, b, c = torch.randn(1500, 2, generator=g), torch.randn(1500, 2, generator=g), torch.randn(1500, 2, generator=g) + 1
+    a, b, c = (
+        torch.randn(1500, 2, generator=g),
+        torch.randn(1500, 2, generator=g),
+        torch.randn(1500, 2, generator=g) + 1,
+    )
     same, different = float(tp.energy_distance(a, b)), float(tp.energy_distance(a, c))
     assert abs(same) < 0.02 and different > 0.3
 

@@ -67,7 +67,9 @@ def test_mixture_recovered_to_the_sampling_floor(sampler):
     fresh = law.sample(n, generator=gen)
 
     def sw(a, b):
-        return float(tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(3)))
+        return float(
+            tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(3))
+        )
 
     floor = sum(sw(law.sample(n, generator=gen), fresh) for _ in range(3)) / 3
     assert sw(out, fresh) < 1.2 * floor, (sw(out, fresh), floor)
@@ -87,7 +89,9 @@ def test_mixture_test_has_power():
     fresh = law.sample(n, generator=gen)
 
     def sw(a, b):
-        return float(tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(5)))
+        return float(
+            tp.sliced_wasserstein(a, b, chunk=chunk, n_projections=200, generator=torch.Generator().manual_seed(5))
+        )
 
     assert sw(out, fresh) > 1.2 * sw(law.sample(n, generator=gen), fresh)
 

@@ -28,7 +28,7 @@ from .distributions import ExactScore, Gaussian, GaussianMixture
 from .metrics import energy_distance, gaussian_kl, gaussian_w2, mean_and_covariance, sliced_wasserstein
 from .samplers import SAMPLERS, euler_maruyama, get_sampler, integrate_sde, ode_euler, ode_heun, time_grid
 from .sde import COU, CVP, OU, SDE, SDE_NAMES, VE, VP, ReverseSDE, SubVP, make_sde
-from .utils import append_dims, get_device, randn, seed_everything, sum_except_batch
+from .utils import append_dims, get_device, get_profile, randn, seed_everything, sum_except_batch
 
 __version__ = "0.1.0"
 
@@ -56,6 +56,7 @@ __all__ = [
     "gaussian_kl",
     "gaussian_w2",
     "get_device",
+    "get_profile",
     "get_sampler",
     "integrate_sde",
     "make_sde",

@@ -6,6 +6,7 @@ a 0-d tensor or a tensor of shape ``(B,)``.  Nothing here holds state between ca
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -19,6 +20,8 @@ __all__ = [
     "as_time",
     "check_positive",
     "randn",
+    "get_profile",
+    "PROFILES",
 ]
 
 
@@ -103,3 +106,21 @@ def randn(
     draw_device = generator.device if generator is not None else device
     z = torch.randn(shape, generator=generator, dtype=dtype, device=draw_device)
     return z.to(device) if device is not None else z
+
+
+PROFILES = ("quick", "full")
+
+
+def get_profile() -> str:
+    """The run profile: ``"quick"`` (CPU-sized, what CI runs) or ``"full"`` (the papers' scale on a GPU).
+
+    Set it with the environment variable ``TUTORIAL_PROFILE``; by default it is ``"full"`` when a
+    CUDA GPU is present and ``"quick"`` otherwise.  Notebooks size their experiments with it; their
+    assertions hold in both profiles.
+    """
+    value = os.environ.get("TUTORIAL_PROFILE", "").strip().lower()
+    if not value:
+        return "full" if torch.cuda.is_available() else "quick"
+    if value not in PROFILES:
+        raise ValueError(f"TUTORIAL_PROFILE={value!r} is not a profile; use one of {', '.join(PROFILES)}")
+    return value
