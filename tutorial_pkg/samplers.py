@@ -65,22 +65,31 @@ def integrate_sde(
     generator: torch.Generator | None = None,
     callback: Callback | None = None,
     progress: bool = False,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Euler–Maruyama: x <- x + drift(x, t) dt + diffusion(t) sqrt(|dt|) z along the grid ``ts``.
 
     ``process`` is anything with ``drift(x, t)`` and ``diffusion(t)``: a forward SDE (grid
     increasing) or the generative family ``sde.reverse(score, h_ratio)`` (grid decreasing, dt < 0).
+    ``noise``, optional, injects the standard normal draws z: shape ``(len(ts) - 1, *x.shape)``
+    (to drive several schemes with one Brownian path); otherwise they come from ``generator``.
     Returns the state at ``ts[-1]``, shape of ``x``.
     """
     ts = _check_grid(ts, getattr(process, "T", None), x)
+    if noise is not None and tuple(noise.shape) != (ts.numel() - 1, *x.shape):
+        raise ValueError(f"noise must have shape {(ts.numel() - 1, *x.shape)}, got {tuple(noise.shape)}")
     batch = x.shape[0]
     for i, (t, t_next) in enumerate(_steps(ts, progress)):
         dt = t_next - t
         tb = t.expand(batch)
         g = process.diffusion(tb)
         x = x + process.drift(x, tb) * dt
-        if bool((g != 0).any()):
-            z = randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        if noise is not None or bool((g != 0).any()):
+            z = (
+                noise[i].to(x)
+                if noise is not None
+                else randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            )
             x = x + append_dims(g, x.ndim) * dt.abs().sqrt() * z
         if callback is not None:
             callback(i, float(t_next), x)
