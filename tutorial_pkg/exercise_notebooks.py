@@ -86,7 +86,7 @@ def make_student_notebook(nb: dict, name: str = "the solution notebook") -> dict
         cells.append(cell)
     if n_regions == 0:
         raise ValueError(f"{name} has no BEGIN SOLUTION region: nothing for a student to do")
-    banner = {"cell_type": "markdown", "metadata": {}, "source": BANNER.format(name=name)}
+    banner = {"cell_type": "markdown", "id": "student-banner", "metadata": {}, "source": BANNER.format(name=name)}
     student["cells"] = [banner, *cells]
     return student
 
