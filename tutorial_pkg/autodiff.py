@@ -12,15 +12,17 @@ import torch
 
 from .utils import sum_except_batch
 
-__all__ = ["divergence", "fokker_planck_residual"]
+__all__ = ["divergence", "value_and_divergence", "value_and_hutchinson", "fokker_planck_residual"]
 
 
-def divergence(
+def value_and_divergence(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
-) -> torch.Tensor:
-    """Exact divergence sum_i d fn_i / d x_i of a map ``fn: (B, *D) -> (B, *D)``, shape ``(B,)``.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fn(x)`` and its exact divergence sum_i d fn_i / d x_i: shapes ``(B, *D)`` and ``(B,)``.
 
     One backward pass per coordinate (the cost implicit score matching pays, Hyvärinen 2005).
+    ``create_graph=True`` keeps the graph so that the divergence can itself be differentiated
+    (training with the implicit score-matching loss).
     """
     x = x.detach().requires_grad_(True) if not x.requires_grad else x
     with torch.enable_grad():
@@ -32,7 +34,41 @@ def divergence(
         for i in range(y_flat.shape[1]):
             (grad,) = torch.autograd.grad(y_flat[:, i].sum(), x, create_graph=create_graph, retain_graph=True)
             div = div + grad.reshape(x.shape[0], -1)[:, i]
-    return div
+    return y, div
+
+
+def divergence(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
+) -> torch.Tensor:
+    """Exact divergence of a map ``fn: (B, *D) -> (B, *D)``, shape ``(B,)`` (see :func:`value_and_divergence`)."""
+    return value_and_divergence(fn, x, create_graph=create_graph)[1]
+
+
+def value_and_hutchinson(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    probes: torch.Tensor,
+    *,
+    create_graph: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fn(x)`` and the probe-wise quadratic forms v_k^T (d fn / d x) v_k, shapes ``(B, *D)``, ``(m, B)``.
+
+    ``probes: (m, B, *D)`` with E[v v^T] = I (standard normal or Rademacher entries): each row is an
+    unbiased estimate of the divergence (Hutchinson 1989; Song et al. 2019, sliced score matching).
+    One backward pass per probe, whatever the dimension.
+    """
+    if probes.ndim != x.ndim + 1 or probes.shape[1:] != x.shape:
+        raise ValueError(f"probes must have shape (m, *x.shape) = (m, {tuple(x.shape)}), got {tuple(probes.shape)}")
+    x = x.detach().requires_grad_(True) if not x.requires_grad else x
+    with torch.enable_grad():
+        y = fn(x)
+        if y.shape != x.shape:
+            raise ValueError(f"fn must map x to a tensor of the same shape; got {tuple(y.shape)} from {tuple(x.shape)}")
+        quads = []
+        for v in probes.to(y):
+            (grad,) = torch.autograd.grad((y * v).sum(), x, create_graph=create_graph, retain_graph=True)
+            quads.append(sum_except_batch(grad * v))
+    return y, torch.stack(quads)
 
 
 def fokker_planck_residual(
