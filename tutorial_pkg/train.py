@@ -231,12 +231,15 @@ def train(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
     stop_after: int | None = None,
+    callback=None,
+    callback_every: int = 100,
 ) -> TrainResult:
     """Train a score model on ``data`` (a tensor ``(N, *D)`` of points or a Gaussian mixture).
 
     With ``checkpoint`` a file is written every ``checkpoint_every`` steps and at the end, and an
     existing valid file there is resumed from.  ``stop_after`` ends the run after that many steps in
-    total (a time-boxed run; call again with the same checkpoint to continue).  Raises
+    total (a time-boxed run; call again with the same checkpoint to continue).  ``callback(step, ema_model)``,
+    if given, is called every ``callback_every`` steps (under ``torch.no_grad``; to evaluate or log).  Raises
     ``FloatingPointError`` when the loss stops being finite.
     """
     if not isinstance(config, TrainConfig):
@@ -325,6 +328,11 @@ def train(
                 )
         if path is not None and (done % checkpoint_every == 0 or done == end):
             save(done)
+        if callback is not None and done % callback_every == 0:
+            ema.module.eval()
+            with torch.no_grad():
+                callback(done, ema.module)
+            ema.module.train()
     seconds += time.perf_counter() - tic
     return _result(model, ema.module, config, losses[:end].clone(), end, seconds, from_cache=False)
 
