@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 import tutorial_pkg as tp
+
+# The course's tensors are small: one thread is as fast, and far faster when the cores of a laptop or a CI
+# machine are shared (intra-op threads then spin against each other; measured: a toy training loop ran 10x
+# slower with two threads on a busy 2-core machine).  pytest collects tests/ before it runs anything, so the
+# variable reaches every notebook kernel nbval starts; set_num_threads covers this process.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -162,7 +162,7 @@ def ssm_loss(
     if variance_reduced:
         norm = sum_except_batch(s**2)
     else:
-        norm = (sum_except_batch(probes * s.unsqueeze(0)) ** 2).mean(0)
+        norm = ((probes * s.unsqueeze(0)).flatten(2).sum(-1) ** 2).mean(0)  # (m, B) -> (B,)
     return _weighted(norm + 2 * quads.mean(0), sde, t, weighting)
 
 
