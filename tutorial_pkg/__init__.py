@@ -31,7 +31,23 @@ from .distributions import ExactScore, Gaussian, GaussianMixture
 from .losses import LOSSES, WEIGHTINGS, dsm_loss, esm_loss, get_loss, ism_loss, loss_weight, sample_times, ssm_loss
 from .metrics import energy_distance, gaussian_kl, gaussian_w2, mean_and_covariance, sliced_wasserstein
 from .nets import PARAMETRIZATIONS, FourierTimeFeatures, ScoreModel, TimeMLP, score_to_eps, score_to_x0, to_score
-from .samplers import SAMPLERS, euler_maruyama, get_sampler, integrate_sde, ode_euler, ode_heun, time_grid
+from .samplers import (
+    SAMPLERS,
+    CountingScore,
+    ddim,
+    euler_maruyama,
+    exponential_integrator,
+    get_sampler,
+    integrate_sde,
+    karras_grid,
+    langevin_step_size,
+    ode_adaptive,
+    ode_euler,
+    ode_heun,
+    predictor_corrector,
+    quadratic_grid,
+    time_grid,
+)
 from .sde import COU, CVP, OU, SDE, SDE_NAMES, VE, VP, ReverseSDE, SubVP, make_sde
 from .train import TrainConfig, TrainResult, cache_dir, cache_key, load_or_train, train
 from .utils import append_dims, get_device, get_profile, randn, seed_everything, sum_except_batch
@@ -51,6 +67,7 @@ __all__ = [
     "VE",
     "VP",
     "WEIGHTINGS",
+    "CountingScore",
     "ExactScore",
     "FourierTimeFeatures",
     "Gaussian",
@@ -65,11 +82,13 @@ __all__ = [
     "cache_dir",
     "cache_key",
     "checkerboard",
+    "ddim",
     "divergence",
     "dsm_loss",
     "energy_distance",
     "esm_loss",
     "euler_maruyama",
+    "exponential_integrator",
     "fokker_planck_residual",
     "gaussian_kl",
     "gaussian_w2",
@@ -79,13 +98,18 @@ __all__ = [
     "get_sampler",
     "integrate_sde",
     "ism_loss",
+    "karras_grid",
+    "langevin_step_size",
     "load_or_train",
     "loss_weight",
     "make_sde",
     "mean_and_covariance",
     "moons",
+    "ode_adaptive",
     "ode_euler",
     "ode_heun",
+    "predictor_corrector",
+    "quadratic_grid",
     "randn",
     "random_mixture",
     "ring_mixture",
