@@ -8,6 +8,7 @@ One concept per module; everything public is re-exported here:
 * :mod:`~tutorial_pkg.losses` — explicit, implicit, sliced and denoising score matching, weightings;
 * :mod:`~tutorial_pkg.nets` — a time-conditioned MLP and the score / noise / data parametrisations;
 * :mod:`~tutorial_pkg.train` — the training loop (EMA, checkpoints) and the cache of trained models;
+* :mod:`~tutorial_pkg.likelihood` — log-likelihoods through the probability-flow ODE, bits per dimension;
 * :mod:`~tutorial_pkg.samplers` — Euler–Maruyama and probability-flow ODE samplers;
 * :mod:`~tutorial_pkg.autodiff` — exact divergences and Fokker–Planck residuals;
 * :mod:`~tutorial_pkg.metrics` — Gaussian KL/W2, sliced Wasserstein, energy distance;
@@ -28,6 +29,7 @@ from .datasets import (
     toy_data,
 )
 from .distributions import ExactScore, Gaussian, GaussianMixture
+from .likelihood import bits_per_dim, dequantize, pf_ode_log_likelihood
 from .losses import LOSSES, WEIGHTINGS, dsm_loss, esm_loss, get_loss, ism_loss, loss_weight, sample_times, ssm_loss
 from .metrics import energy_distance, gaussian_kl, gaussian_w2, mean_and_covariance, sliced_wasserstein
 from .nets import PARAMETRIZATIONS, FourierTimeFeatures, ScoreModel, TimeMLP, score_to_eps, score_to_x0, to_score
@@ -79,10 +81,12 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "append_dims",
+    "bits_per_dim",
     "cache_dir",
     "cache_key",
     "checkerboard",
     "ddim",
+    "dequantize",
     "divergence",
     "dsm_loss",
     "energy_distance",
@@ -108,6 +112,7 @@ __all__ = [
     "ode_adaptive",
     "ode_euler",
     "ode_heun",
+    "pf_ode_log_likelihood",
     "predictor_corrector",
     "quadratic_grid",
     "randn",
