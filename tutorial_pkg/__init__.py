@@ -8,6 +8,7 @@ One concept per module; everything public is re-exported here:
 * :mod:`~tutorial_pkg.losses` — explicit, implicit, sliced and denoising score matching, weightings;
 * :mod:`~tutorial_pkg.nets` — a time-conditioned MLP and the score / noise / data parametrisations;
 * :mod:`~tutorial_pkg.train` — the training loop (EMA, checkpoints) and the cache of trained models;
+* :mod:`~tutorial_pkg.consistency` — the PF-ODE flow map and consistency models (distillation, training);
 * :mod:`~tutorial_pkg.likelihood` — log-likelihoods through the probability-flow ODE, bits per dimension;
 * :mod:`~tutorial_pkg.samplers` — Euler–Maruyama and probability-flow ODE samplers;
 * :mod:`~tutorial_pkg.autodiff` — exact divergences and Fokker–Planck residuals;
@@ -18,6 +19,14 @@ One concept per module; everything public is re-exported here:
 """
 
 from .autodiff import divergence, fokker_planck_residual, value_and_divergence, value_and_hutchinson
+from .consistency import (
+    ConsistencyModel,
+    consistency_distillation_loss,
+    consistency_grid,
+    consistency_sample,
+    consistency_training_loss,
+    pf_ode_flow_map,
+)
 from .datasets import (
     TOY_DATASETS,
     checkerboard,
@@ -69,6 +78,7 @@ __all__ = [
     "VE",
     "VP",
     "WEIGHTINGS",
+    "ConsistencyModel",
     "CountingScore",
     "ExactScore",
     "FourierTimeFeatures",
@@ -85,6 +95,10 @@ __all__ = [
     "cache_dir",
     "cache_key",
     "checkerboard",
+    "consistency_distillation_loss",
+    "consistency_grid",
+    "consistency_sample",
+    "consistency_training_loss",
     "ddim",
     "dequantize",
     "divergence",
@@ -112,6 +126,7 @@ __all__ = [
     "ode_adaptive",
     "ode_euler",
     "ode_heun",
+    "pf_ode_flow_map",
     "pf_ode_log_likelihood",
     "predictor_corrector",
     "quadratic_grid",

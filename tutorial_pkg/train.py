@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from .consistency import CONSISTENCY_LOSSES, ConsistencyModel
 from .distributions import ExactScore, GaussianMixture
 from .losses import LOSSES, WEIGHTINGS, get_loss
 from .nets import PARAMETRIZATIONS, ScoreModel, TimeMLP
@@ -47,7 +48,9 @@ class TrainConfig:
     """Everything that determines a trained score model.
 
     ``sde``/``sde_kwargs`` name the forward SDE (:func:`~tutorial_pkg.make_sde`); ``loss`` one of
-    ``esm, ism, ssm, dsm`` with extra ``loss_kwargs`` (e.g. ``{"n_slices": 2}``); ``weighting`` lambda(t);
+    ``esm, ism, ssm, dsm`` (a score model) or ``cd, ct`` (a consistency model, distilled from a teacher or
+    trained alone; the EMA weights are its target network), with extra ``loss_kwargs`` (e.g.
+    ``{"n_slices": 2}``, ``{"n_points": 18, "coupling": "shared"}``); ``weighting`` lambda(t);
     ``t_min`` the lower time cut-off; the network is a :class:`~tutorial_pkg.nets.TimeMLP` of ``depth``
     hidden layers of width ``hidden``, trained in ``parametrization``; Adam at peak rate ``lr``, with
     ``warmup`` linear steps then cosine decay to zero (``lr_schedule="cosine"``) or constant; EMA decay
@@ -74,8 +77,9 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.loss not in LOSSES and self.loss not in CONSISTENCY_LOSSES:
+            names = ", ".join([*LOSSES, *CONSISTENCY_LOSSES])
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {names}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
         if self.parametrization not in PARAMETRIZATIONS:
@@ -102,10 +106,17 @@ class TrainConfig:
             raise ValueError(f"unknown SDE {self.sde!r}; choose one of {', '.join(SDE_NAMES)}")
         return make_sde(self.sde, **self.sde_kwargs)
 
-    def build_model(self, event_shape: tuple[int, ...]) -> ScoreModel:
-        """A freshly initialised float32 score model for states of shape ``event_shape``."""
+    @property
+    def is_consistency(self) -> bool:
+        """True when this configuration trains a consistency model (loss ``cd`` or ``ct``)."""
+        return self.loss in CONSISTENCY_LOSSES
+
+    def build_model(self, event_shape: tuple[int, ...]) -> ScoreModel | ConsistencyModel:
+        """A freshly initialised float32 model (score or consistency) for states of shape ``event_shape``."""
         dim = math.prod(event_shape)
         net = TimeMLP(dim, self.hidden, self.depth, self.n_frequencies, T=self.make_sde().T).float()
+        if self.is_consistency:
+            return ConsistencyModel(net, self.make_sde(), t_min=self.t_min)
         return ScoreModel(net, self.make_sde(), self.parametrization)
 
     def to_dict(self) -> dict:
@@ -131,6 +142,7 @@ class TrainResult:
     steps_done: int
     seconds: float
     from_cache: bool = False
+    key: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -233,6 +245,7 @@ def train(
     stop_after: int | None = None,
     callback=None,
     callback_every: int = 100,
+    teacher=None,
 ) -> TrainResult:
     """Train a score model on ``data`` (a tensor ``(N, *D)`` of points or a Gaussian mixture).
 
@@ -240,15 +253,20 @@ def train(
     existing valid file there is resumed from.  ``stop_after`` ends the run after that many steps in
     total (a time-boxed run; call again with the same checkpoint to continue).  ``callback(step, ema_model)``,
     if given, is called every ``callback_every`` steps (under ``torch.no_grad``; to evaluate or log).  Raises
-    ``FloatingPointError`` when the loss stops being finite.
+    ``FloatingPointError`` when the loss stops being finite.  ``teacher`` (a score callable or a
+    ``TrainResult``) is the pretrained score that consistency distillation (``loss="cd"``) needs.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     event_shape = _event_shape(data)
     device = torch.device(device) if device is not None else get_device()
     sde = config.make_sde()
-    loss_fn = get_loss(config.loss)
+    loss_fn = CONSISTENCY_LOSSES[config.loss] if config.is_consistency else get_loss(config.loss)
     loss_kwargs = dict(config.loss_kwargs)
+    if config.loss == "cd":
+        if teacher is None:
+            raise ValueError("consistency distillation (loss='cd') needs teacher=: a trained score model")
+        loss_kwargs["teacher"] = teacher.model if isinstance(teacher, TrainResult) else teacher
     if config.loss == "esm":
         if not isinstance(data, GaussianMixture):
             raise ValueError("the explicit score-matching loss needs the true score: pass a GaussianMixture as data")
@@ -296,6 +314,8 @@ def train(
     use_amp = device.type == "cuda"
     data_on_device = data.to(device=device, dtype=torch.float32) if torch.is_tensor(data) else data
     step_losses = torch.zeros(config.steps, device=device)
+    if config.is_consistency:
+        loss_kwargs["target"] = ema.module  # the target network theta^- is the EMA of the weights
     tic = time.perf_counter()
     steps = range(start, end)
     if progress:
@@ -357,8 +377,8 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "tutorial_pkg"
 
 
-def cache_key(config: TrainConfig, data) -> str:
-    """The cache entry's name: a hash of the configuration, the data and the package version."""
+def cache_key(config: TrainConfig, data, teacher: TrainResult | None = None) -> str:
+    """The cache entry's name: a hash of the configuration, the data, the teacher's key and the package version."""
     from . import __version__
 
     payload = {
@@ -366,6 +386,7 @@ def cache_key(config: TrainConfig, data) -> str:
         "version": __version__,
         "config": config.to_dict(),
         "data": data_fingerprint(data),
+        "teacher": None if teacher is None else teacher.key,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -377,24 +398,32 @@ def load_or_train(
     device: torch.device | str | None = None,
     progress: bool = False,
     cache: str | os.PathLike | None = None,
+    teacher: TrainResult | None = None,
 ) -> TrainResult:
     """The trained model for ``(config, data)``: loaded from the cache if there, trained (and cached) if not.
 
     ``cache`` overrides :func:`cache_dir`.  A half-finished entry (an interrupted training) is resumed.
+    ``teacher``, for consistency distillation, must itself come from :func:`load_or_train` (its cache key
+    enters this one).
     """
+    if teacher is not None and (not isinstance(teacher, TrainResult) or teacher.key is None):
+        raise ValueError("a cached distillation needs teacher=load_or_train(...) (a TrainResult with a cache key)")
     folder = Path(cache).expanduser() if cache is not None else cache_dir()
-    key = cache_key(config, data)
+    key = cache_key(config, data, teacher)
     final, partial = folder / f"{key}.pt", folder / f"{key}.partial.pt"
     if final.exists():
         ckpt = _load_checkpoint(final, config)
         if ckpt is not None and ckpt.get("step") == config.steps:
             try:
-                return _from_checkpoint(ckpt, config, device)
+                result = _from_checkpoint(ckpt, config, device)
+                result.key = key
+                return result
             except Exception as err:
                 warnings.warn(f"ignoring cached model {final}: {err}; training again", stacklevel=2)
         final.unlink(missing_ok=True)
-    result = train(config, data, device=device, progress=progress, checkpoint=partial)
+    result = train(config, data, device=device, progress=progress, checkpoint=partial, teacher=teacher)
     os.replace(partial, final)
+    result.key = key
     return result
 
 
