@@ -33,8 +33,8 @@ def test_gaussian_constants_match_the_losses(sde, weighting):
     ism = lambda g: tp.ism_loss(model, x0, sde, generator=g, **kw)  # noqa: E731
     dsm = lambda g: tp.dsm_loss(model, x0, sde, generator=g, **kw)  # noqa: E731
     for diff, const in [
-        (_paired(esm, ism), sm.gaussian_ism_constant(data, sde, t, weighting)),
-        (_paired(dsm, esm), sm.gaussian_dsm_constant(data, sde, t, weighting)),
+        (_paired(esm, ism).detach(), sm.gaussian_ism_constant(data, sde, t, weighting)),
+        (_paired(dsm, esm).detach(), sm.gaussian_dsm_constant(data, sde, t, weighting)),
     ]:
         z = (diff.mean() - const) / (diff.std() / math.sqrt(diff.numel()))
         assert abs(float(z)) < 4.5
@@ -85,17 +85,16 @@ def test_estimator_variance_formulas_by_monte_carlo(estimator):
     torch.testing.assert_close(sm.ism_estimator_variance(jac, s, estimator, n_probes=4), var[None] / 4)
 
 
-def test_estimator_variance_matches_the_package_losses():
-    """ism_loss(n_probes=1) and ssm_loss draw their probes as the formulas assume: same spread at one point."""
+def test_estimator_variance_through_autograd_quadratic_forms():
+    """value_and_hutchinson's quadratic forms of the exact mixture score have the predicted spread at one point."""
     sde, mix = tp.VP(), tp.ring_mixture()
     score = tp.ExactScore(mix, sde)
     x = torch.tensor([[1.0, 0.5]])
     t = 0.2
     jac = sm.jacobian(lambda y: score(y, t), x)
     s = score(x, t)
-    n = 4000
+    n = 50_000
     xs = x.expand(n, 2)
-    # the losses draw X_t from x0; with the VE SDE at sigma ~ 0 X_t = x0 would be needed, so use probes directly
     for estimator, probes in [
         ("hutchinson", (2 * torch.randint(0, 2, (1, n, 2), generator=torch.Generator().manual_seed(0)) - 1).to(x)),
         ("ssm_vr", torch.randn(1, n, 2, generator=torch.Generator().manual_seed(1))),
@@ -103,7 +102,7 @@ def test_estimator_variance_matches_the_package_losses():
         _, quad = tp.value_and_hutchinson(lambda y: score(y, t), xs, probes)
         est = (s**2).sum() + 2 * quad[0]
         var = sm.ism_estimator_variance(jac, s, estimator)[0]
-        assert abs(float(est.var() / var) - 1) < 0.1
+        assert abs(float(est.var() / var) - 1) < 0.06
 
 
 def test_estimator_variance_rejects_bad_input():
@@ -179,3 +178,17 @@ def test_sech_sample_is_reproducible_and_checks_k():
         sm.sech_sample(10, 1.5)
     with pytest.raises(ValueError, match="positive"):
         sm.sech_sm_covariance(-1.0)
+
+
+def test_variance_z_score_is_standard_normal_for_heavy_and_light_tails():
+    gen = torch.Generator().manual_seed(11)
+    for draw, var in [
+        (lambda: torch.randn(2000, 300, generator=gen), 1.0),
+        (lambda: torch.distributions.Laplace(0.0, 1.0).sample((2000, 300)), 2.0),  # kurtosis 6
+    ]:
+        torch.manual_seed(12)
+        z = sm.variance_z_score(draw(), var)
+        assert z.shape == (300,)
+        assert abs(float(z.mean())) < 0.25 and abs(float(z.std()) - 1) < 0.12
+    with pytest.raises(ValueError, match="at least 3 replicates"):
+        sm.variance_z_score(torch.zeros(2), 1.0)

@@ -232,6 +232,17 @@ def _noise_to_signal(sde, t: torch.Tensor, x: torch.Tensor):
     return alpha, append_dims(sde.std(t), x.ndim) / alpha
 
 
+def _ve_view(sde, score, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor):
+    """The step in the variance-exploding variable y = (x - mu)/alpha: returns y, u = y - y0_hat (Tweedie),
+    nu, nu_next, and ``back(y_next)`` that maps y at ``t_next`` back to x."""
+    alpha, nu = _noise_to_signal(sde, t, x)
+    alpha_next, nu_next = _noise_to_signal(sde, t_next, x)
+    mu = sde._mu_like(x)
+    y = (x - mu) / alpha
+    u = -alpha * nu**2 * score(x, t)
+    return y, u, nu, nu_next, lambda y_next: mu + alpha_next * y_next
+
+
 def exponential_integrator(
     sde,
     score,
@@ -262,17 +273,13 @@ def exponential_integrator(
         raise ValueError(f"h_ratio must be >= 0, got {h_ratio!r}")
 
     def step(i, x, t, t_next):
-        alpha, nu = _noise_to_signal(sde, t, x)
-        alpha_n, nu_n = _noise_to_signal(sde, t_next, x)
-        mu = sde._mu_like(x)
-        y = (x - mu) / alpha
-        u = -alpha * nu**2 * score(x, t)  # y - y0_hat
+        y, u, nu, nu_n, back = _ve_view(sde, score, x, t, t_next)
         ratio = nu_n / nu
         y_next = y - u + ratio ** (1 + r2) * u
         if r2 > 0:
             z = randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
             y_next = y_next + nu_n * torch.sqrt(1 - ratio ** (2 * r2)) * z
-        return mu + alpha_n * y_next
+        return back(y_next)
 
     return _sweep(step, x, ts, callback, progress)
 
@@ -300,16 +307,12 @@ def ddim(
         raise ValueError(f"eta must be >= 0, got {eta!r}")
 
     def step(i, x, t, t_next):
-        alpha, nu = _noise_to_signal(sde, t, x)
-        alpha_n, nu_n = _noise_to_signal(sde, t_next, x)
-        mu = sde._mu_like(x)
-        y = (x - mu) / alpha
-        u = -alpha * nu**2 * score(x, t)
+        y, u, nu, nu_n, back = _ve_view(sde, score, x, t, t_next)
         c = eta * nu_n * torch.sqrt((1 - (nu_n / nu) ** 2).clamp(min=0))
         y_next = y - u + torch.sqrt((nu_n**2 - c**2).clamp(min=0)) * u / nu
         if eta > 0:
             y_next = y_next + c * randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return mu + alpha_n * y_next
+        return back(y_next)
 
     return _sweep(step, x, ts, callback, progress)
 

@@ -9,3 +9,4 @@ from .ch00 import *  # noqa: F403
 from .ch01 import *  # noqa: F403
 from .ch02 import *  # noqa: F403
 from .ch03 import *  # noqa: F403
+from .ch04 import *  # noqa: F403
