@@ -187,3 +187,11 @@ def test_score_model_returns_the_input_dtype_and_shape():
         model(torch.randn(4, 5), 0.5)
     with pytest.raises(ValueError, match="unknown parametrization"):
         tp.ScoreModel(tp.TimeMLP(2), tp.VP(), "noise")
+
+
+def test_divergence_of_a_field_that_ignores_x_is_zero():
+    x = torch.randn(4, 3)
+    for fn in (lambda y: torch.zeros_like(y), lambda y: torch.ones(4, 3)):
+        _, div = tp.value_and_divergence(fn, x)
+        _, quads = tp.value_and_hutchinson(fn, x, torch.ones(2, 4, 3))
+        assert torch.equal(div, torch.zeros(4)) and torch.equal(quads, torch.zeros(2, 4))

@@ -15,6 +15,14 @@ from .utils import sum_except_batch
 __all__ = ["divergence", "value_and_divergence", "value_and_hutchinson", "fokker_planck_residual"]
 
 
+def _grad(out: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """d out / d x; zeros when ``out`` does not depend on ``x`` (a constant field has zero divergence)."""
+    if not out.requires_grad:
+        return torch.zeros_like(x)
+    (grad,) = torch.autograd.grad(out, x, create_graph=create_graph, retain_graph=True, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad
+
+
 def value_and_divergence(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,7 +40,7 @@ def value_and_divergence(
         y_flat = y.reshape(y.shape[0], -1)
         div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for i in range(y_flat.shape[1]):
-            (grad,) = torch.autograd.grad(y_flat[:, i].sum(), x, create_graph=create_graph, retain_graph=True)
+            grad = _grad(y_flat[:, i].sum(), x, create_graph)
             div = div + grad.reshape(x.shape[0], -1)[:, i]
     return y, div
 
@@ -66,7 +74,7 @@ def value_and_hutchinson(
             raise ValueError(f"fn must map x to a tensor of the same shape; got {tuple(y.shape)} from {tuple(x.shape)}")
         quads = []
         for v in probes.to(y):
-            (grad,) = torch.autograd.grad((y * v).sum(), x, create_graph=create_graph, retain_graph=True)
+            grad = _grad((y * v).sum(), x, create_graph)
             quads.append(sum_except_batch(grad * v))
     return y, torch.stack(quads)
 
