@@ -265,7 +265,8 @@ def exponential_integrator(
     which is DDIM for r = 0 and DDPM's ancestral step (the posterior q(x_t' | x_t, x0_hat)) for r = 1
     (Ho et al. 2020, eq. 7; Song et al. 2021a; Lu et al. 2022, DPM-Solver++ first order).  One score
     evaluation per step.  It is exact when the denoiser is constant in time (data concentrated at one
-    point); otherwise its error is of first order in the step, with a much smaller constant than Euler's.
+    point); otherwise its error is of first order in the step, and for broad data its constant can be
+    larger than Euler's (chapter 06 measures both).
     """
     ts = _check_grid(ts, sde.T, x)
     r2 = float(h_ratio) ** 2

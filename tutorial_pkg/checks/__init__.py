@@ -10,4 +10,5 @@ from .ch01 import *  # noqa: F403
 from .ch02 import *  # noqa: F403
 from .ch03 import *  # noqa: F403
 from .ch04 import *  # noqa: F403
+from .ch06 import *  # noqa: F403
 from .ch07 import *  # noqa: F403
