@@ -253,3 +253,23 @@ def test_bad_sampler_options():
         tp.predictor_corrector(sde, score, x, ts, predictor="heun")
     with pytest.raises(ValueError, match="eta"):
         tp.ddim(sde, score, x, ts, eta=-1.0)
+
+
+def test_multistep_solver_gains_order_on_a_log_noise_grid():
+    """DPM-Solver++ on a Karras grid, Gaussian data: measured KL at 16 steps 6.8e-2 (DDIM), 8.0e-3 (2M), 1.8e-3 (3M)."""
+    sde, data = tp.VP(), tp.Gaussian(torch.tensor([0.5, -1.0]), 0.4)
+    x_T = data.diffuse(sde, sde.T).sample(20_000, generator=torch.Generator().manual_seed(11))
+    target = data.diffuse(sde, T_MIN)
+    ts = tp.karras_grid(sde, 16, T_MIN)
+
+    def kl(**options):
+        out = tp.dpm_solver_multistep(sde, tp.ExactScore(data, sde), x_T, ts, **options)
+        m, c = tp.mean_and_covariance(out)
+        return tp.gaussian_kl(m, c, target.mean(), target.covariance()).item()
+
+    first, second, third = kl(order=1), kl(order=2), kl(order=3)
+    ddim = tp.ddim(sde, tp.ExactScore(data, sde), x_T, ts)
+    assert torch.allclose(tp.dpm_solver_multistep(sde, tp.ExactScore(data, sde), x_T, ts, order=1), ddim, atol=1e-10)
+    assert second < first / 4 and third < second, (first, second, third)
+    with pytest.raises(ValueError, match="t_min > 0"):
+        tp.dpm_solver_multistep(sde, tp.ExactScore(data, sde), x_T, tp.time_grid(1.0, 4, 0.0))
