@@ -12,3 +12,4 @@ from .ch03 import *  # noqa: F403
 from .ch04 import *  # noqa: F403
 from .ch06 import *  # noqa: F403
 from .ch07 import *  # noqa: F403
+from .ch08 import *  # noqa: F403
