@@ -10,6 +10,7 @@ from .ch01 import *  # noqa: F403
 from .ch02 import *  # noqa: F403
 from .ch03 import *  # noqa: F403
 from .ch04 import *  # noqa: F403
+from .ch05 import *  # noqa: F403
 from .ch06 import *  # noqa: F403
 from .ch07 import *  # noqa: F403
 from .ch08 import *  # noqa: F403
