@@ -12,7 +12,7 @@ import torch
 
 from .utils import sum_except_batch
 
-__all__ = ["divergence", "value_and_divergence", "value_and_hutchinson", "fokker_planck_residual"]
+__all__ = ["divergence", "value_and_divergence", "value_and_jacobian", "value_and_hutchinson", "fokker_planck_residual"]
 
 
 def _grad(out: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
@@ -43,6 +43,24 @@ def value_and_divergence(
             grad = _grad(y_flat[:, i].sum(), x, create_graph)
             div = div + grad.reshape(x.shape[0], -1)[:, i]
     return y, div
+
+
+def value_and_jacobian(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fn(x)`` and its Jacobian d fn_i / d x_j for a map ``(B, *D) -> (B, *D)``: shapes ``(B, *D)``, ``(B, d, d)``.
+
+    The map must act row by row (row b of the output depends on row b of the input only), as every score
+    and drift of the package does.  One backward pass per coordinate: for small d.
+    """
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        y = fn(x)
+        if y.shape != x.shape:
+            raise ValueError(f"fn must map x to a tensor of the same shape; got {tuple(y.shape)} from {tuple(x.shape)}")
+        flat = y.reshape(y.shape[0], -1)
+        rows = [_grad(flat[:, i].sum(), x, False).reshape(x.shape[0], -1) for i in range(flat.shape[1])]
+    return y.detach(), torch.stack(rows, dim=1)
 
 
 def divergence(

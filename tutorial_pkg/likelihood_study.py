@@ -19,10 +19,9 @@ through ``generator=``; nothing prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
+from .autodiff import value_and_jacobian as jacobian  # noqa: F401  (re-exported for the chapter)
 from .distributions import GaussianMixture
 from .utils import append_dims
 
@@ -99,25 +98,6 @@ def hutchinson_variance(A: torch.Tensor, kind: str = "rademacher") -> torch.Tens
     if kind == "rademacher":
         return frob - 2 * torch.diagonal(A, dim1=-2, dim2=-1).pow(2).sum(-1)
     raise ValueError(f"kind must be 'rademacher' or 'gaussian', got {kind!r}")
-
-
-def jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``fn(x)`` and its Jacobian d fn_i / d x_j for a map ``(B, *D) -> (B, *D)``: shapes ``(B, *D)``, ``(B, d, d)``.
-
-    The map must act row by row (row b of the output depends on row b of the input only), as every score
-    and drift of the package does.  One backward pass per coordinate: for small d.
-    """
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        y = fn(x)
-        if y.shape != x.shape:
-            raise ValueError(f"fn must map x to a tensor of the same shape; got {tuple(y.shape)} from {tuple(x.shape)}")
-        flat = y.reshape(y.shape[0], -1)
-        rows = []
-        for i in range(flat.shape[1]):
-            (grad,) = torch.autograd.grad(flat[:, i].sum(), x, retain_graph=True)
-            rows.append(grad.reshape(x.shape[0], -1))
-    return y.detach(), torch.stack(rows, dim=1)
 
 
 def pf_ode_field(sde, score, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,7 @@ from .distributions import ExactScore, Gaussian
 from .metrics import gaussian_kl
 from .samplers import SAMPLERS, CountingScore, langevin_step_size
 from .sde import SDE, VP
+from .stochastic import fit_order as stochastic_fit_order
 from .utils import randn
 
 __all__ = [
@@ -259,14 +260,14 @@ def fit_order(n_steps: Sequence[int] | torch.Tensor, errors: Sequence[float] | t
         raise ValueError("step counts and errors must be positive (the fit is on a log-log scale)")
     if not bool((n[1:] > n[:-1]).all()):
         raise ValueError("n_steps must be strictly increasing")
+    order, _ = stochastic_fit_order(1 / n, e)  # errors ~ C h^p with h = 1/N: the same least squares
     x, y = n.log(), e.log()
     xc = x - x.mean()
-    slope = float((xc * (y - y.mean())).sum() / (xc**2).sum())
     k = n.numel()
-    resid = y - y.mean() - slope * xc
+    resid = y - y.mean() + order * xc
     stderr = math.sqrt(float((resid**2).sum()) / (k - 2) / float((xc**2).sum())) if k > 2 else 0.0
     local = -(y[1:] - y[:-1]) / (x[1:] - x[:-1])
-    return OrderFit(-slope, stderr, local)
+    return OrderFit(order, stderr, local)
 
 
 def run_counted(sampler, sde: SDE, score, x: torch.Tensor, ts, **options) -> tuple[torch.Tensor, int, float]:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import torch
 
+from .autodiff import value_and_jacobian
 from .distributions import Gaussian
 from .losses import loss_weight
 from .utils import randn
@@ -111,19 +112,11 @@ def gaussian_dsm_constant(data: Gaussian, sde, t: float | torch.Tensor, weightin
 
 
 def jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """The Jacobian ``J[b, i, j] = d fn(x)_i / d x_j`` of a map ``(B, d) -> (B, d)``, shape ``(B, d, d)``.
-
-    One backward pass per output coordinate (rows are independent across the batch), so for small d only.
-    """
+    """The Jacobian ``J[b, i, j] = d fn(x)_i / d x_j`` of a map ``(B, d) -> (B, d)``, shape ``(B, d, d)``
+    (:func:`~tutorial_pkg.autodiff.value_and_jacobian`, for flat states)."""
     if x.ndim != 2:
         raise ValueError(f"x must have shape (B, d), got {tuple(x.shape)}")
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        y = fn(x)
-        if y.shape != x.shape:
-            raise ValueError(f"fn must map (B, d) to (B, d); got {tuple(y.shape)} from {tuple(x.shape)}")
-        rows = [torch.autograd.grad(y[:, i].sum(), x, retain_graph=True)[0] for i in range(x.shape[1])]
-    return torch.stack(rows, dim=1).detach()
+    return value_and_jacobian(fn, x)[1].detach()
 
 
 def ism_estimator_variance(jac: torch.Tensor, s: torch.Tensor, estimator: str, n_probes: int = 1) -> torch.Tensor:
