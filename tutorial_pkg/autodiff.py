@@ -1,7 +1,9 @@
-"""Derivatives by automatic differentiation: exact divergences and Fokker–Planck residuals.
+"""Derivatives by automatic differentiation: exact divergences, Jacobians, Hutchinson's estimator, and
+Fokker–Planck residuals.
 
-Exact divergences cost one backward pass per coordinate, so they are for small event sizes
-(toy data, tests, oracles).  Shapes: ``x: (B, *D)``; a time ``t`` is ``(B,)``.
+Exact divergences and Jacobians cost one backward pass per coordinate, so they are for small event sizes
+(toy data, tests, oracles); Hutchinson's estimator costs one per probe.  :func:`draw_probes` is the one
+place probe vectors are drawn.  Shapes: ``x: (B, *D)``; a time ``t`` is a float or ``(B,)``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,47 @@ from collections.abc import Callable
 
 import torch
 
-from .utils import sum_except_batch
+from .utils import batch_time, check_generator, sum_except_batch
 
-__all__ = ["divergence", "value_and_divergence", "value_and_jacobian", "value_and_hutchinson", "fokker_planck_residual"]
+__all__ = [
+    "PROBES",
+    "draw_probes",
+    "divergence",
+    "value_and_divergence",
+    "jacobian",
+    "value_and_jacobian",
+    "value_and_hutchinson",
+    "fokker_planck_residual",
+]
+
+#: The probe laws of Hutchinson's estimator: entries +-1 (``"rademacher"``) or N(0, 1) (``"gaussian"``).
+PROBES = ("rademacher", "gaussian")
+
+
+def draw_probes(
+    shape: tuple[int, ...],
+    kind: str = "rademacher",
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Probe vectors with E[v] = 0 and E[v v^T] = I, ``kind`` one of :data:`PROBES`, of shape ``shape``.
+
+    Drawn on the generator's device (so a CPU generator gives the same probes for CPU and GPU data), then
+    moved to ``device``.  For a batch, ``shape = (m, B, *D)``: m probes per sample.
+    """
+    check_generator(generator)
+    dtype = dtype or torch.get_default_dtype()
+    draw_device = generator.device if generator is not None else device
+    if kind == "rademacher":
+        bits = torch.randint(0, 2, tuple(shape), generator=generator, device=draw_device)
+        v = (2 * bits - 1).to(dtype)
+    elif kind == "gaussian":
+        v = torch.randn(tuple(shape), generator=generator, device=draw_device, dtype=dtype)
+    else:
+        raise ValueError(f"kind must be one of {', '.join(PROBES)}, got {kind!r}")
+    return v.to(device) if device is not None else v
 
 
 def _grad(out: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
@@ -63,6 +103,12 @@ def value_and_jacobian(
     return y.detach(), torch.stack(rows, dim=1)
 
 
+def jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The Jacobian ``J[b, i, j] = d fn(x)_i / d x_j`` of a row-wise map ``(B, *D) -> (B, *D)``, ``(B, d, d)``
+    (see :func:`value_and_jacobian`)."""
+    return value_and_jacobian(fn, x)[1].detach()
+
+
 def divergence(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, create_graph: bool = False
 ) -> torch.Tensor:
@@ -101,9 +147,9 @@ def fokker_planck_residual(
     sde,
     log_prob: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     x: torch.Tensor,
-    t: torch.Tensor,
+    t: float | torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both sides of the Fokker–Planck equation, in log form, at points ``x: (B, *D)``, times ``t: (B,)``.
+    """Both sides of the Fokker–Planck equation, in log form, at points ``x: (B, *D)``, times ``t`` (float or ``(B,)``).
 
     For dX = f dt + g dW with scalar g, dividing d_t p = -div(f p) + g^2/2 Lap p by p gives
 
@@ -112,7 +158,7 @@ def fokker_planck_residual(
     (Tang & Zhao 2024, eq. 5.4).  ``log_prob(x, t) -> (B,)`` must be differentiable in x and t.
     Returns ``(lhs, rhs)``, each ``(B,)``; they agree when ``log_prob`` is the law of the SDE.
     """
-    t = t.detach().clone().requires_grad_(True)
+    t = batch_time(sde.check_time(t, like=x), x).detach().clone().requires_grad_(True)
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logp = log_prob(x, t)

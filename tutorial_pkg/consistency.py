@@ -22,9 +22,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .nets import TimeMLP
-from .samplers import karras_grid
-from .utils import append_dims, randn
+from .grids import increasing_karras_grid
+from .nets import TimeMLP, call_network
+from .samplers.ode import heun_step, ode_heun
+from .sde import check_sde
+from .utils import append_dims, batch_time, check_generator, randn
 
 __all__ = [
     "pf_ode_flow_map",
@@ -34,31 +36,20 @@ __all__ = [
     "consistency_training_loss",
     "consistency_sample",
     "CONSISTENCY_LOSSES",
+    "COUPLINGS",
 ]
 
 
-def _batch_time(t, x: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-    return t.expand(x.shape[0]) if t.ndim == 0 else t
-
-
-def _heun_step(sde, score, x: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """One Heun step of the PF-ODE from time ``t`` to time ``s`` (both ``(B,)``)."""
-    flow = sde.probability_flow(score)
-    dt = append_dims(s - t, x.ndim)
-    d1 = flow.drift(x, t)
-    d2 = flow.drift(x + dt * d1, s)
-    return x + 0.5 * dt * (d1 + d2)
-
-
 def pf_ode_flow_map(sde, score, x: torch.Tensor, t: float, s: float, n_steps: int = 50) -> torch.Tensor:
-    """Phi(t -> s): the PF-ODE solution at time ``s`` started from ``x: (B, *D)`` at time ``t`` (Heun, ``n_steps``)."""
-    if not isinstance(n_steps, int) or n_steps < 1:
+    """Phi(t -> s): the PF-ODE solution at time ``s`` started from ``x: (B, *D)`` at time ``t``.
+
+    :func:`~tutorial_pkg.ode_heun` on ``n_steps`` uniform steps, backwards (s < t) or forwards (s > t).
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-    times = torch.linspace(float(t), float(s), n_steps + 1, dtype=torch.float64).tolist()
-    for a, b in zip(times[:-1], times[1:], strict=True):
-        x = _heun_step(sde, score, x, _batch_time(a, x), _batch_time(b, x))
-    return x
+    if float(t) == float(s):
+        return x.clone()
+    return ode_heun(sde, score, x, torch.linspace(float(t), float(s), n_steps + 1, dtype=torch.float64))
 
 
 class ConsistencyModel(nn.Module):
@@ -76,12 +67,15 @@ class ConsistencyModel(nn.Module):
 
     def __init__(self, net: nn.Module, sde, t_min: float = 1e-3, sigma_data: float = 1.0):
         super().__init__()
+        check_sde(sde)
         if not 0 < t_min < sde.T:
             raise ValueError(f"t_min must lie in (0, T) = (0, {sde.T:g}), got {t_min}")
         self.net, self.sde, self.t_min, self.sigma_data = net, sde, float(t_min), float(sigma_data)
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
-        t = _batch_time(t, x)
+        if not torch.is_tensor(x) or x.ndim < 2 or not x.is_floating_point():
+            raise ValueError(f"x must be a floating tensor of shape (B, *D), got {getattr(x, 'shape', type(x))}")
+        t = batch_time(self.sde.check_time(t, like=x), x)
         sde, sd = self.sde, self.sigma_data
         alpha = append_dims(sde.mean_coeff(t), x.ndim)
         nu = append_dims(sde.std(t), x.ndim) / alpha
@@ -92,8 +86,7 @@ class ConsistencyModel(nn.Module):
         y = (x - mu) / alpha
         c_skip = sd**2 / ((nu - nu_min) ** 2 + sd**2)
         c_out = sd * (nu - nu_min) / torch.sqrt(sd**2 + nu**2)
-        p = next(self.net.parameters())
-        out = self.net((y / torch.sqrt(sd**2 + nu**2)).to(p.dtype), t.to(p.dtype)).to(x.dtype)
+        out = call_network(self.net, y / torch.sqrt(sd**2 + nu**2), t)
         return mu + alpha_min * (c_skip * y + c_out * out)
 
     @classmethod
@@ -103,14 +96,16 @@ class ConsistencyModel(nn.Module):
 
 
 def consistency_grid(sde, n_points: int, t_min: float) -> torch.Tensor:
-    """The increasing discretisation t_min = t_1 < ... < t_N = T of Song et al. 2023 (Karras spacing, rho = 7)."""
-    if not isinstance(n_points, int) or n_points < 2:
+    """The increasing discretisation t_min = t_1 < ... < t_N = T of Song et al. 2023 (Karras spacing, rho = 7):
+    :func:`~tutorial_pkg.increasing_karras_grid` with N = ``n_points``."""
+    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
         raise ValueError(f"n_points must be an int >= 2, got {n_points!r}")
-    return karras_grid(sde, n_points - 1, t_min).flip(0)
+    return increasing_karras_grid(sde, n_points - 1, t_min)
 
 
 def _adjacent_times(x0: torch.Tensor, grid: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per sample an index n uniform in {0, ..., N-2}; returns (t_n, t_{n+1}), each ``(B,)``."""
+    check_generator(generator)
     device = generator.device if generator is not None else x0.device
     n = torch.randint(0, grid.numel() - 1, (x0.shape[0],), generator=generator, device=device).cpu()
     grid = grid.to(dtype=x0.dtype)
@@ -126,19 +121,21 @@ def consistency_distillation_loss(
     teacher,
     n_points: int = 18,
     t_min: float = 1e-3,
+    grid: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-    **unused,
 ) -> torch.Tensor:
     """Consistency distillation (Song et al. 2023, eq. 7; Tang & Zhao eq. 5.16), per sample ``(B,)``.
 
     x_{t_{n+1}} ~ p_{t_{n+1}} from the kernel; x_hat_{t_n} one Heun step of the PF-ODE with the ``teacher``
     score; loss |model(x_{t_{n+1}}, t_{n+1}) - target(x_hat_{t_n}, t_n)|^2, ``target`` frozen (no gradient).
+    ``grid`` is :func:`consistency_grid` ``(sde, n_points, t_min)``, computed here unless given (the training
+    loop computes it once).
     """
-    grid = consistency_grid(sde, n_points, t_min)
+    grid = consistency_grid(sde, n_points, t_min) if grid is None else grid
     t_lo, t_hi = _adjacent_times(x0, grid, generator)
     x_hi, _ = sde.sample_marginal(x0, t_hi, generator=generator)
     with torch.no_grad():
-        x_lo = _heun_step(sde, teacher, x_hi, t_hi, t_lo)
+        x_lo = heun_step(sde.probability_flow(teacher).drift, x_hi, t_hi, t_lo)
         aim = target(x_lo, t_lo)
     return ((model(x_hi, t_hi) - aim) ** 2).flatten(1).sum(1)
 
@@ -152,17 +149,18 @@ def consistency_training_loss(
     n_points: int = 18,
     t_min: float = 1e-3,
     coupling: str = "shared",
+    grid: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-    **unused,
 ) -> torch.Tensor:
     """Consistency training without a teacher (Song et al. 2023, eq. 10), per sample ``(B,)``.
 
     x_{t_k} = mu + alpha_k (x_0 - mu) + sigma_k z_k for the two adjacent times, with one z for both
     (``coupling="shared"``, Song et al.) or two independent draws (``"independent"``, as Tang & Zhao word it).
+    ``grid`` as in :func:`consistency_distillation_loss`.
     """
-    if coupling not in ("shared", "independent"):
-        raise ValueError(f"coupling must be 'shared' or 'independent', got {coupling!r}")
-    grid = consistency_grid(sde, n_points, t_min)
+    if coupling not in COUPLINGS:
+        raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
+    grid = consistency_grid(sde, n_points, t_min) if grid is None else grid
     t_lo, t_hi = _adjacent_times(x0, grid, generator)
     x_hi, z = sde.sample_marginal(x0, t_hi, generator=generator)
     mean_lo, std_lo = sde.marginal(x0, t_lo)
@@ -174,6 +172,8 @@ def consistency_training_loss(
 
 
 CONSISTENCY_LOSSES = {"cd": consistency_distillation_loss, "ct": consistency_training_loss}
+#: The two couplings of the pair in consistency training.
+COUPLINGS = ("shared", "independent")
 
 
 def consistency_sample(
@@ -184,12 +184,14 @@ def consistency_sample(
     x <- f(x_T, T); then for each tau (decreasing): re-noise x to time tau with the forward kernel and map it
     back with f(., tau).  ``x_T: (B, *D)`` drawn by the caller (from the prior).
     """
+    check_sde(sde)
+    for tau in taus:
+        if not 0 < tau < sde.T:
+            raise ValueError(f"each tau must lie in (0, T) = (0, {sde.T:g}), got {tau!r}")
     with torch.no_grad():
         x = model(x_T, sde.T)
         for tau in taus:
-            if not 0 < tau < sde.T:
-                raise ValueError(f"each tau must lie in (0, T), got {tau}")
-            x_tau, _ = sde.sample_marginal(x, torch.full((x.shape[0],), float(tau), dtype=x.dtype), generator=generator)
+            x_tau, _ = sde.sample_marginal(x, float(tau), generator=generator)
             x = model(x_tau, tau)
     return x
 

@@ -1,8 +1,9 @@
-"""Toy data generated in code (nothing is downloaded), and the standard test mixtures.
+"""Toy data generated in code (nothing is downloaded), the standard test mixtures, and batch drawing.
 
 Every generator takes ``n`` and an optional ``generator=`` and returns ``(n, 2)`` in the default
 dtype unless ``dtype=`` says otherwise.  The point clouds are scaled to roughly unit spread, the
-scale diffusion models are tuned for.
+scale diffusion models are tuned for.  :func:`draw_batch` draws a training batch from a point cloud or a
+distribution, the one way the package does it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import torch
 
 from .distributions import GaussianMixture
-from .utils import randn
+from .utils import check_generator, randn
 
 __all__ = [
     "swiss_roll",
@@ -23,10 +24,27 @@ __all__ = [
     "TOY_DATASETS",
     "ring_mixture",
     "random_mixture",
+    "draw_batch",
 ]
 
 
+def draw_batch(data, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` points: rows of ``data: (N, *D)`` drawn uniformly with replacement, or fresh samples of a distribution
+    (anything with ``sample(n, generator=)``, e.g. a :class:`~tutorial_pkg.GaussianMixture`)."""
+    check_generator(generator)
+    if torch.is_tensor(data):
+        if data.ndim < 2 or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (N, *D) with N >= 1, got {tuple(data.shape)}")
+        device = generator.device if generator is not None else None
+        idx = torch.randint(0, data.shape[0], (n,), generator=generator, device=device)
+        return data[idx.to(data.device)]
+    if hasattr(data, "sample"):
+        return data.sample(n, generator=generator)
+    raise TypeError(f"data must be a tensor (N, *D) of points or a distribution, got {type(data).__name__}")
+
+
 def _uniform(n: int, generator, dtype) -> torch.Tensor:
+    check_generator(generator)
     dev = generator.device if generator is not None else None
     return torch.rand(n, generator=generator, dtype=dtype, device=dev).cpu()
 
@@ -96,6 +114,7 @@ def checkerboard(
 
 
 def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
+    check_generator(generator)
     if generator is not None and generator.device.type != "cpu":
         raise ValueError("toy data are generated on the CPU: pass a CPU torch.Generator")
     return generator

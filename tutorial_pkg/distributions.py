@@ -19,9 +19,10 @@ import math
 
 import torch
 
-from .utils import append_dims, as_time, randn
+from .sde import check_sde
+from .utils import append_dims, as_time, batch_time, check_generator, randn
 
-__all__ = ["GaussianMixture", "Gaussian", "ExactScore"]
+__all__ = ["GaussianMixture", "Gaussian", "ExactScore", "IdealScore"]
 
 
 class GaussianMixture:
@@ -39,6 +40,8 @@ class GaussianMixture:
         means = torch.as_tensor(means)
         if not means.is_floating_point():
             means = means.to(torch.get_default_dtype())
+        if not bool(torch.isfinite(means).all()):
+            raise ValueError("means contains NaN or inf")
         if means.ndim < 2:
             raise ValueError(f"means must have shape (K, *D) with at least one event dim, got {tuple(means.shape)}")
         weights = torch.as_tensor(weights, dtype=means.dtype, device=means.device)
@@ -46,8 +49,8 @@ class GaussianMixture:
         K = means.shape[0]
         if weights.shape != (K,):
             raise ValueError(f"weights must have shape ({K},) to match means, got {tuple(weights.shape)}")
-        if bool((weights < 0).any()) or not float(weights.sum()) > 0:
-            raise ValueError("weights must be non-negative with a positive sum")
+        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or not float(weights.sum()) > 0:
+            raise ValueError(f"weights must be finite and non-negative with a positive sum, got {weights}")
         if stds.ndim == 0:
             stds = stds.expand(K)
         if stds.shape == (K,):
@@ -109,8 +112,9 @@ class GaussianMixture:
         """Draw ``n`` samples, shape ``(n, *D)``."""
         if self.batched:
             raise ValueError("cannot sample a mixture diffused to a batch of times; diffuse to one time")
-        if not isinstance(n, int) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
+        check_generator(generator)
         w = self.weights.to(generator.device) if generator is not None else self.weights
         idx = torch.multinomial(w, n, replacement=True, generator=generator).to(self.device)
         z = randn((n, *self.event_shape), generator=generator, dtype=self.dtype, device=self.device)
@@ -125,6 +129,8 @@ class GaussianMixture:
                 "diffuse it to a time t > 0 first"
             )
         event = tuple(self.event_shape)
+        if not torch.is_tensor(x):
+            raise TypeError(f"x must be a tensor of shape (B, {', '.join(map(str, event))}), got {type(x).__name__}")
         if tuple(x.shape[1:]) != event:
             raise ValueError(f"x must have shape (B, {', '.join(map(str, event))}), got {tuple(x.shape)}")
         if self.batched and x.shape[0] != self.means.shape[0]:
@@ -156,7 +162,9 @@ class GaussianMixture:
         m_k + alpha_t s_k^2 / (alpha_t^2 s_k^2 + sigma_t^2) (x - mean_{t,k}); the responsibilities of
         the diffused mixture weight these.  ``x: (B, *D)``, ``t`` a float or ``(B,)``; returns ``(B, *D)``.
         """
-        t = sde.check_time(t, like=x)
+        t = check_sde(sde).check_time(t, like=x)
+        if t.ndim:
+            t = batch_time(t, x)
         pt = self.diffuse(sde, t)
         logits, diff_t = pt._component_log_probs(x)
         alpha = sde.mean_coeff(t)
@@ -175,7 +183,7 @@ class GaussianMixture:
         """
         if self.batched:
             raise ValueError("this mixture is already diffused to a batch of times")
-        t = sde.check_time(t, like=self.means)
+        t = check_sde(sde).check_time(t, like=self.means)
         if t.ndim > 1:
             raise ValueError(f"t must be a scalar or have shape (B,), got {tuple(t.shape)}")
         mu = sde._mu_like(self.means)
@@ -233,6 +241,20 @@ class Gaussian(GaussianMixture):
         stds = std.reshape(1) if std.ndim == 0 else std.unsqueeze(0)
         super().__init__(torch.ones(1, dtype=mean.dtype, device=mean.device), mean.unsqueeze(0), stds)
 
+    @classmethod
+    def fit(cls, data) -> Gaussian:
+        """The Gaussian with the mean and per-coordinate variance of ``data`` (points ``(N, *D)`` or a mixture).
+
+        Its exact score under a linear SDE is linear in x: the trivial baseline a trained network must beat.
+        (Diagonal covariance, like every Gaussian of the package.)
+        """
+        if isinstance(data, GaussianMixture):
+            mean, var = data.mean(), data.covariance().diagonal()
+            return cls(mean.reshape(data.event_shape), var.sqrt().reshape(data.event_shape))
+        if not torch.is_tensor(data) or data.ndim < 2 or data.shape[0] < 2:
+            raise ValueError(f"data must be points of shape (N, *D) with N >= 2, got {getattr(data, 'shape', data)}")
+        return cls(data.mean(0), data.std(0))
+
     @property
     def loc(self) -> torch.Tensor:
         """The mean, shape ``D`` (``(B, *D)`` after diffusing to a batch of times)."""
@@ -251,10 +273,59 @@ class ExactScore:
     """
 
     def __init__(self, dist: GaussianMixture, sde):
-        self.dist, self.sde = dist, sde
+        if not isinstance(dist, GaussianMixture):
+            raise TypeError(f"dist must be a tp.GaussianMixture or tp.Gaussian, got {type(dist).__name__}")
+        self.dist, self.sde = dist, check_sde(sde)
 
     def __call__(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         t = as_time(t, x)
+        if t.ndim:
+            t = batch_time(t, x)
         if t.ndim == 1 and t.numel() > 0 and bool((t == t[0]).all()):
             t = t[0]  # one time for the whole batch: a plain mixture is cheaper than a batched one
         return self.dist.diffuse(self.sde, t).score(x)
+
+
+class IdealScore:
+    """The exact score of the empirical distribution (1/N) sum_i delta_{x_i} of ``data: (N, *D)`` under ``sde``.
+
+    p_t is the mixture of the N Gaussians N(mu + alpha_t (x_i - mu), sigma_t^2 I), whose score is
+
+        s(x, t) = sum_i w_i(x, t) (mu + alpha_t (x_i - mu) - x) / sigma_t^2,
+        w_i = softmax_i( -|x - mu - alpha_t (x_i - mu)|^2 / (2 sigma_t^2) ).
+
+    It minimises the DSM loss on this training set over *all* functions, and sampling with it only reproduces
+    the training points (up to the noise left at t_min): the network that generalises is *not* this
+    minimiser (Tang & Zhao 2024, §7.2).  The same numbers as ``ExactScore(GaussianMixture.empirical(data), sde)``,
+    computed with one matrix product per block of ``chunk`` rows instead of ``(B, N, *D)`` tensors.
+    ``x: (B, *D)``, ``t`` a float or ``(B,)``; needs t > 0.
+    """
+
+    def __init__(self, data: torch.Tensor, sde, *, chunk: int = 512):
+        data = torch.as_tensor(data)
+        if data.ndim < 2 or data.shape[0] < 1 or not data.is_floating_point():
+            raise ValueError(f"data must be a floating tensor of shape (N, *D), got {tuple(data.shape)}")
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk must be a positive int, got {chunk!r}")
+        self.data, self.sde, self.chunk = data, check_sde(sde), chunk
+        self._flat = data.reshape(data.shape[0], -1)
+
+    def __call__(self, x: torch.Tensor, t) -> torch.Tensor:
+        if tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
+            raise ValueError(f"x must have shape (B, {tuple(self.data.shape[1:])}), got {tuple(x.shape)}")
+        t = batch_time(self.sde.check_time(t, like=x), x)
+        mu = torch.as_tensor(self.sde._mu_like(x), dtype=x.dtype, device=x.device)
+        y = (x - mu).reshape(x.shape[0], -1)  # centred states (B, d)
+        data = self._flat.to(y) - mu.reshape(-1)  # centred training points (N, d)
+        sq = data.pow(2).sum(1)
+        alpha, var = self.sde.mean_coeff(t).to(y), self.sde.variance(t).to(y)
+        if bool((var <= 0).any()):
+            raise ValueError("the ideal score needs t > 0 (at t = 0 the empirical law has no density)")
+        out = []
+        for i in range(0, y.shape[0], self.chunk):
+            yi, ai, vi = y[i : i + self.chunk], alpha[i : i + self.chunk, None], var[i : i + self.chunk, None]
+            # -|y - a x_j|^2 / (2 v), dropping the term |y|^2 that is constant in j
+            logits = (ai * (yi @ data.T) - 0.5 * ai**2 * sq) / vi
+            w = torch.softmax(logits, dim=1)
+            out.append((ai * (w @ data) - yi) / vi)
+        return torch.cat(out).reshape(x.shape)

@@ -19,17 +19,26 @@ import math
 
 import torch
 
-from .autodiff import value_and_divergence, value_and_hutchinson
-from .utils import append_dims, randn
+from .autodiff import PROBES, draw_probes, value_and_divergence, value_and_hutchinson
+from .grids import uniform_grid
+from .samplers.ode import heun_step, solve_ivp_torch
+from .sde import check_sde
+from .utils import check_generator
 
-__all__ = ["pf_ode_log_likelihood", "bits_per_dim", "dequantize"]
+__all__ = ["pf_ode_log_likelihood", "pf_ode_field_and_divergence", "bits_per_dim", "dequantize"]
 
 
-def _field_and_divergence(sde, score, x, t, divergence, probes):
-    """F(x, t) and (an estimate of) div F at ``x: (B, *D)``, ``t: (B,)``."""
-    g2 = append_dims(sde.diffusion(t) ** 2, x.ndim)
-    fn = lambda y: sde.drift(y, t) - 0.5 * g2 * score(y, t)  # noqa: E731
-    if divergence == "exact":
+def pf_ode_field_and_divergence(
+    sde, score, x: torch.Tensor, t, *, probes: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The probability-flow field F(x, t) = f - g^2/2 score and its divergence, ``(B, *D)`` and ``(B,)``.
+
+    Exact (d backward passes) without ``probes``; with ``probes: (m, B, *D)`` the mean of the m Hutchinson
+    estimates v^T (dF/dx) v.  ``t``: a float or ``(B,)``.  Both results are detached.
+    """
+    flow = sde.probability_flow(score)
+    fn = lambda y: flow.drift(y, t)  # noqa: E731
+    if probes is None:
         field, div = value_and_divergence(fn, x)
     else:
         field, quads = value_and_hutchinson(fn, x, probes)
@@ -57,11 +66,12 @@ def pf_ode_log_likelihood(
 
     ``solver="rk45"`` (adaptive, scipy's Dormand–Prince with ``rtol``/``atol``) or ``"heun"`` (``n_steps``
     uniform steps, pure torch, runs on the GPU).  ``divergence="exact"`` or ``"hutchinson"`` with
-    ``n_probes`` fixed probes per sample (``probe="rademacher"`` or ``"gaussian"``).  ``prior_log_prob(x_T)``
-    defaults to ``sde.prior_log_prob``; pass the exact log p_T to isolate the solver's error.
-    Diagnostics: ``nfe`` (evaluations of the field), ``prior`` (the prior term, ``(B,)``), ``delta``
+    ``n_probes`` fixed probes per sample (``probe="rademacher"`` or ``"gaussian"``, :func:`~tutorial_pkg.draw_probes`).
+    ``prior_log_prob(x_T)`` defaults to ``sde.prior_log_prob``; pass the exact log p_T to isolate the solver's
+    error.  Diagnostics: ``nfe`` (evaluations of the field), ``prior`` (the prior term, ``(B,)``), ``delta``
     (the integrated divergence, ``(B,)``), ``x_T``.
     """
+    check_sde(sde)
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
     if solver not in ("rk45", "heun"):
@@ -70,55 +80,40 @@ def pf_ode_log_likelihood(
         raise ValueError(f"t_min must lie in [0, T) = [0, {sde.T:g}), got {t_min}")
     if not torch.is_tensor(x) or x.ndim < 2 or not x.is_floating_point():
         raise ValueError(f"x must be a floating tensor of shape (B, *D), got {getattr(x, 'shape', type(x))}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or inf")
     probes = None
     if divergence == "hutchinson":
-        if not isinstance(n_probes, int) or n_probes < 1:
+        if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes < 1:
             raise ValueError(f"n_probes must be a positive int, got {n_probes!r}")
-        shape = (n_probes, *x.shape)
-        if probe == "gaussian":
-            probes = randn(shape, generator=generator, dtype=x.dtype, device=x.device)
-        elif probe == "rademacher":
-            device = generator.device if generator is not None else x.device
-            bits = torch.randint(0, 2, shape, generator=generator, device=device)
-            probes = (2 * bits - 1).to(device=x.device, dtype=x.dtype)
-        else:
-            raise ValueError(f"probe must be 'rademacher' or 'gaussian', got {probe!r}")
+        if probe not in PROBES:
+            raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
+        probes = draw_probes((n_probes, *x.shape), probe, generator=generator, dtype=x.dtype, device=x.device)
 
-    batch, nfe = x.shape[0], 0
+    batch, n, nfe = x.shape[0], x[0].numel(), 0
 
-    def rhs(state: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def field_and_div(state: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         nonlocal nfe
         nfe += 1
-        tt = torch.full((batch,), t, dtype=x.dtype, device=x.device)
-        return _field_and_divergence(sde, score, state, tt, divergence, probes)
+        return pf_ode_field_and_divergence(sde, score, state, t, probes=probes)
 
-    if solver == "heun":
-        ts = torch.linspace(t_min, sde.T, n_steps + 1, dtype=torch.float64).tolist()
-        state, delta = x.detach().clone(), torch.zeros(batch, dtype=x.dtype, device=x.device)
+    if solver == "heun":  # the augmented state (x, running integral of div F), from t_min up to T
+        state = (x.detach().clone(), torch.zeros(batch, dtype=x.dtype, device=x.device))
+        ts = uniform_grid(sde, n_steps, t_min).flip(0).tolist()
         for t, t_next in zip(ts[:-1], ts[1:], strict=True):
-            dt = t_next - t
-            f1, d1 = rhs(state, t)
-            f2, d2 = rhs(state + dt * f1, t_next)
-            state = state + 0.5 * dt * (f1 + f2)
-            delta = delta + 0.5 * dt * (d1 + d2)
+            state = heun_step(lambda s, tt: field_and_div(s[0], tt), state, t, t_next)
+        end, delta = state
     else:
-        from scipy.integrate import solve_ivp
 
-        n = x[0].numel()
-
-        def rhs_numpy(t, y):
-            state = torch.as_tensor(y[: batch * n], dtype=x.dtype, device=x.device).reshape(x.shape)
-            field, div = rhs(state, float(t))
-            return torch.cat([field.reshape(-1), div]).double().cpu().numpy()
+        def flat_rhs(y: torch.Tensor, t: float) -> torch.Tensor:
+            field, div = field_and_div(y[: batch * n].reshape(x.shape), t)
+            return torch.cat([field.reshape(-1), div])
 
         y0 = torch.cat([x.detach().reshape(-1), torch.zeros(batch, dtype=x.dtype, device=x.device)])
-        sol = solve_ivp(rhs_numpy, (t_min, sde.T), y0.double().cpu().numpy(), method="RK45", rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"the ODE solver failed: {sol.message}; loosen rtol/atol or check the score for NaNs")
-        end = torch.as_tensor(sol.y[:, -1], dtype=x.dtype, device=x.device)
-        state, delta = end[: batch * n].reshape(x.shape), end[batch * n :]
-    prior = (prior_log_prob or sde.prior_log_prob)(state)
-    return prior + delta, {"nfe": nfe, "prior": prior, "delta": delta, "x_T": state}
+        y_T = solve_ivp_torch(flat_rhs, y0, (t_min, sde.T), method="RK45", rtol=rtol, atol=atol)
+        end, delta = y_T[: batch * n].reshape(x.shape), y_T[batch * n :]
+    prior = (prior_log_prob or sde.prior_log_prob)(end)
+    return prior + delta, {"nfe": nfe, "prior": prior, "delta": delta, "x_T": end}
 
 
 def dequantize(
@@ -130,6 +125,9 @@ def dequantize(
     log P(k) >= E_u[log p(x)] + d log(2 / n_bins), so a density on [-1, 1]^d yields a bound on the
     discrete log-likelihood.
     """
+    if not torch.is_tensor(counts):
+        raise TypeError(f"counts must be a tensor of integer levels, got {type(counts).__name__}")
+    check_generator(generator)
     if counts.is_floating_point() and not torch.equal(counts, counts.round()):
         raise ValueError("dequantize takes integer levels 0..n_bins-1 (e.g. uint8 pixels), not scaled data")
     counts = counts.long()

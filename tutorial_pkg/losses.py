@@ -27,8 +27,9 @@ from collections.abc import Callable
 
 import torch
 
-from .autodiff import value_and_divergence, value_and_hutchinson
-from .utils import append_dims, sum_except_batch
+from .autodiff import draw_probes, value_and_divergence, value_and_hutchinson
+from .sde import check_sde
+from .utils import append_dims, batch_time, check_generator, sum_except_batch
 
 __all__ = [
     "WEIGHTINGS",
@@ -48,6 +49,7 @@ WEIGHTINGS = ("sigma2", "g2", "none")
 def loss_weight(sde, t: torch.Tensor, weighting: str) -> torch.Tensor:
     """lambda(t): ``"sigma2"`` the kernel variance (Song et al. 2021, the choice of Tang & Zhao eq. 4.13),
     ``"g2"`` the squared diffusion (likelihood weighting, Song et al. 2021b), ``"none"`` 1."""
+    t = check_sde(sde).check_time(t)
     if weighting == "sigma2":
         return sde.variance(t)
     if weighting == "g2":
@@ -61,26 +63,28 @@ def sample_times(
     n: int, sde, t_min: float = 1e-3, *, generator: torch.Generator | None = None, like: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``n`` times uniform on ``[t_min, T]``, drawn on the generator's device, returned like ``like``."""
-    if not 0 <= t_min < sde.T:
-        raise ValueError(f"t_min must lie in [0, T) = [0, {sde.T:g}), got {t_min}")
+    check_sde(sde)
+    if isinstance(t_min, bool) or not isinstance(t_min, (int, float)) or not 0 <= t_min < sde.T:
+        raise ValueError(f"t_min must lie in [0, T) = [0, {sde.T:g}), got {t_min!r}")
+    check_generator(generator)
     device = generator.device if generator is not None else (like.device if like is not None else None)
     u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
     t = t_min + (sde.T - t_min) * u
     return t.to(device=like.device, dtype=like.dtype) if like is not None else t.to(torch.get_default_dtype())
 
 
-def _times_and_xt(x0, sde, t, t_min, generator):
+def _times_and_xt(score, x0, sde, t, t_min, generator):
     """The times ``(B,)``, the noisy states X_t ``(B, *D)`` and the kernel noise eps, shared by all losses."""
+    if not callable(score):
+        raise TypeError(f"score must be a callable score(x, t) (a model), got {type(score).__name__}")
+    check_sde(sde)
     if not torch.is_tensor(x0) or x0.ndim < 2 or not x0.is_floating_point():
         raise ValueError(f"x0 must be a floating tensor of shape (B, *D), got {getattr(x0, 'shape', type(x0))}")
     if t is None:
         t = sample_times(x0.shape[0], sde, t_min, generator=generator, like=x0)
     else:
-        t = sde.check_time(t, like=x0)
-        t = t.expand(x0.shape[0]) if t.ndim == 0 else t
-        if t.shape != (x0.shape[0],):
-            raise ValueError(f"t must be a float or have shape (B,) = ({x0.shape[0]},), got {tuple(t.shape)}")
-    xt, eps = sde.sample_marginal(x0, t, generator=generator)
+        t = batch_time(sde.check_time(t, like=x0), x0)
+    xt, eps = sde.sample_marginal(x0, t, generator=check_generator(generator))
     return t, xt, eps
 
 
@@ -103,7 +107,7 @@ def esm_loss(
 
     ``target`` is the true score of p_t, e.g. ``ExactScore(data, sde)`` for mixture data.
     """
-    t, xt, _ = _times_and_xt(x0, sde, t, t_min, generator)
+    t, xt, _ = _times_and_xt(score, x0, sde, t, t_min, generator)
     err = score(xt, t) - target(xt, t).detach()
     return _weighted(sum_except_batch(err**2), sde, t, weighting)
 
@@ -124,14 +128,14 @@ def ism_loss(
     ``n_probes=None`` takes the exact divergence (d backward passes); an integer m uses Hutchinson's
     estimator with m Rademacher probes instead (m backward passes, unbiased, noisier).
     """
-    t, xt, _ = _times_and_xt(x0, sde, t, t_min, generator)
+    t, xt, _ = _times_and_xt(score, x0, sde, t, t_min, generator)
     fn = lambda y: score(y, t)  # noqa: E731
     if n_probes is None:
         s, div = value_and_divergence(fn, xt, create_graph=True)
     else:
-        if n_probes < 1:
-            raise ValueError(f"n_probes must be a positive integer or None (exact divergence), got {n_probes}")
-        probes = _rademacher((n_probes, *xt.shape), generator, xt)
+        if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes < 1:
+            raise ValueError(f"n_probes must be a positive integer or None (exact divergence), got {n_probes!r}")
+        probes = draw_probes((n_probes, *xt.shape), "rademacher", generator=generator, dtype=xt.dtype, device=xt.device)
         s, quads = value_and_hutchinson(fn, xt, probes, create_graph=True)
         div = quads.mean(0)
     return _weighted(sum_except_batch(s**2) + 2 * div, sde, t, weighting)
@@ -154,10 +158,10 @@ def ssm_loss(
     lambda(t) (|s|^2 + 2 mean_k v_k^T (ds/dx) v_k): the variance-reduced form, which keeps |s|^2
     exact; ``variance_reduced=False`` uses mean_k (v_k . s)^2 in its place, equal in expectation.
     """
-    if n_slices < 1:
-        raise ValueError(f"n_slices must be a positive integer, got {n_slices}")
-    t, xt, _ = _times_and_xt(x0, sde, t, t_min, generator)
-    probes = _normal((n_slices, *xt.shape), generator, xt)
+    if isinstance(n_slices, bool) or not isinstance(n_slices, int) or n_slices < 1:
+        raise ValueError(f"n_slices must be a positive integer, got {n_slices!r}")
+    t, xt, _ = _times_and_xt(score, x0, sde, t, t_min, generator)
+    probes = draw_probes((n_slices, *xt.shape), "gaussian", generator=generator, dtype=xt.dtype, device=xt.device)
     s, quads = value_and_hutchinson(lambda y: score(y, t), xt, probes, create_graph=True)
     if variance_reduced:
         norm = sum_except_batch(s**2)
@@ -181,21 +185,10 @@ def dsm_loss(
     The target grad log p(x_t | x_0) = -(x_t - mean_t(x_0)) / sigma_t^2 = -eps / sigma_t; with
     lambda = sigma^2 this is the familiar |sigma_t s + eps|^2 (eq. 4.14).
     """
-    t, xt, eps = _times_and_xt(x0, sde, t, t_min, generator)
+    t, xt, eps = _times_and_xt(score, x0, sde, t, t_min, generator)
     sigma = append_dims(sde.std(t), x0.ndim).to(x0)
     err = score(xt, t) + eps / sigma
     return _weighted(sum_except_batch(err**2), sde, t, weighting)
-
-
-def _normal(shape, generator, like):
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
-
-
-def _rademacher(shape, generator, like):
-    device = generator.device if generator is not None else like.device
-    bits = torch.randint(0, 2, shape, generator=generator, device=device)
-    return (2 * bits - 1).to(device=like.device, dtype=like.dtype)
 
 
 LOSSES: dict[str, Callable] = {"esm": esm_loss, "ism": ism_loss, "ssm": ssm_loss, "dsm": dsm_loss}
@@ -206,4 +199,3 @@ def get_loss(name: str) -> Callable:
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return LOSSES[name]
-

@@ -1,4 +1,4 @@
-"""Small helpers shared by every module: devices, seeding, broadcasting, argument checks.
+"""Small helpers shared by every module: devices, seeding, broadcasting, argument checks, profiles.
 
 Shape convention of the whole package: a batch of states is ``x: (B, *D)`` and a time is a float,
 a 0-d tensor or a tensor of shape ``(B,)``.  Nothing here holds state between calls.
@@ -6,23 +6,34 @@ a 0-d tensor or a tensor of shape ``(B,)``.  Nothing here holds state between ca
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 __all__ = [
+    "ScoreFn",
     "get_device",
     "seed_everything",
     "append_dims",
     "sum_except_batch",
     "as_time",
+    "batch_time",
     "check_positive",
+    "check_generator",
+    "check_samples",
     "randn",
     "get_profile",
+    "check_profile",
     "PROFILES",
 ]
+
+#: A score function ``score(x: (B, *D), t: (B,)) -> (B, *D)``: a trained model, an exact score, any callable.
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def get_device() -> torch.device:
@@ -67,27 +78,72 @@ def sum_except_batch(x: torch.Tensor) -> torch.Tensor:
 
 def as_time(t: float | torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
     """Turn a float or tensor time into a tensor on the device and floating dtype of ``like``."""
+    dtype = like.dtype if like is not None and like.is_floating_point() else None
     if torch.is_tensor(t):
         if like is not None:
-            dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
-            return t.to(device=like.device, dtype=dtype)
+            return t.to(device=like.device, dtype=dtype or torch.get_default_dtype())
         return t if t.is_floating_point() else t.to(torch.get_default_dtype())
-    if like is not None:
-        dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
-        return torch.tensor(float(t), device=like.device, dtype=dtype)
-    return torch.tensor(float(t), dtype=torch.get_default_dtype())
+    if isinstance(t, bool) or not isinstance(t, numbers.Real):
+        raise TypeError(f"a time must be a float or a tensor, got {type(t).__name__} {t!r}")
+    device = like.device if like is not None else None
+    return torch.tensor(float(t), device=device, dtype=dtype or torch.get_default_dtype())
+
+
+def batch_time(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``t`` as a ``(B,)`` tensor for ``x: (B, *D)``: a float or 0-d time is expanded; a ``(B,)`` one is checked."""
+    t = as_time(t, x)
+    if t.ndim == 0:
+        return t.expand(x.shape[0])
+    if t.shape != (x.shape[0],):
+        raise ValueError(
+            f"t must be a float or have shape (B,) = ({x.shape[0]},) to match x of shape {tuple(x.shape)}, "
+            f"got {tuple(t.shape)}"
+        )
+    return t
 
 
 def check_positive(**values: float) -> None:
-    """Raise ``ValueError`` naming the first argument that is not a finite positive number."""
+    """Raise ``ValueError`` naming the first argument that is not a finite positive real number."""
     for name, value in values.items():
-        v = float(value) if not torch.is_tensor(value) else None
-        if v is None:
-            ok = bool(torch.isfinite(value).all() and (value > 0).all())
+        if torch.is_tensor(value):
+            ok = value.is_floating_point() and bool(torch.isfinite(value).all() and (value > 0).all())
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
         else:
-            ok = np.isfinite(v) and v > 0
+            ok = math.isfinite(float(value)) and float(value) > 0
         if not ok:
             raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+
+
+def check_generator(generator) -> torch.Generator | None:
+    """``generator`` if it is ``None`` or a ``torch.Generator``; otherwise a ``TypeError`` that says what to pass."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    raise TypeError(
+        f"generator must be a torch.Generator, got {type(generator).__name__} {generator!r}; "
+        "use generator=tp.seed_everything(seed) or torch.Generator().manual_seed(seed)"
+    )
+
+
+def check_samples(x, name: str = "x", *, min_rows: int = 1) -> torch.Tensor:
+    """``x`` as a floating tensor of shape ``(N, *D)`` with finite values, or a clear error naming ``name``.
+
+    Lists and NumPy arrays are refused with the conversion to use (the package never guesses a dtype).
+    """
+    if not torch.is_tensor(x):
+        raise TypeError(
+            f"{name} must be a torch tensor of shape (N, *D), got {type(x).__name__}; "
+            f"convert it with torch.as_tensor({name}, dtype=torch.float32)"
+        )
+    if x.ndim < 2 or x.shape[0] < min_rows:
+        raise ValueError(f"{name} must have shape (N, *D) with N >= {min_rows}, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got {x.dtype}; use {name}.float()")
+    bad = ~torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+    if bool(bad.any()):
+        rows = torch.nonzero(bad).flatten()[:5].tolist()
+        raise ValueError(f"{name} has {int(bad.sum())} rows with NaN or inf values (first rows: {rows}); remove them")
+    return x
 
 
 def randn(
@@ -102,6 +158,7 @@ def randn(
     Drawing on the generator's device makes a CPU generator give the same numbers whether the result
     lives on the CPU or on a GPU, which is what "same seed, same samples" needs.
     """
+    check_generator(generator)
     dtype = dtype or torch.get_default_dtype()
     draw_device = generator.device if generator is not None else device
     z = torch.randn(shape, generator=generator, dtype=dtype, device=draw_device)
@@ -109,6 +166,15 @@ def randn(
 
 
 PROFILES = ("quick", "full")
+
+
+def check_profile(profile: str | None) -> str:
+    """``profile`` if it is one of :data:`PROFILES`; ``None`` gives :func:`get_profile`."""
+    if profile is None:
+        return get_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    return profile
 
 
 def get_profile() -> str:

@@ -1,8 +1,8 @@
 """Checkers for the exercises of chapter 01 (SDEs in a nutshell).
 
 Every checker draws its own test data with a fixed seed and compares the student's function with the
-package's exact formulas: :mod:`tutorial_pkg.stochastic` (Itô sums, geometric Brownian motion),
-:func:`tutorial_pkg.theory.euler_maruyama_moments` (the Euler–Maruyama chain of OU) and the exact OU law
+package's exact formulas: :mod:`tutorial_pkg.study.stochastic` (Itô sums, geometric Brownian motion),
+:func:`tutorial_pkg.exact.forward_em_moments` (the Euler–Maruyama chain of OU) and the exact OU law
 ``Gaussian(...).diffuse(OU(...), t)`` differentiated by autograd (Fokker–Planck).
 """
 
@@ -13,18 +13,17 @@ import math
 import torch
 
 from ..distributions import Gaussian
+from ..exact import forward_em_moments
 from ..sde import OU
-from ..stochastic import (
+from ..stats import fit_order, mean_stderr
+from ..study.stochastic import (
     brownian_increments,
     brownian_path,
     coarsen_increments,
-    fit_order,
     gbm_euler_maruyama,
     gbm_exact,
     ito_integral,
-    mean_stderr,
 )
-from ..theory import euler_maruyama_moments
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [
@@ -119,7 +118,7 @@ def check_em_ou_moments(em_ou_moments) -> bool:
     cases = [(1.5, 2.0, 2.0, 0.0, 1.0, 10), (-0.3, 0.7, 1.1, 0.4, 2.0, 37), (2.0, 3.0, 0.5, 1.0, 0.5, 1)]
     for x, theta, sigma, mu, T, N in cases:
         sde = OU(theta=theta, sigma=sigma, mu=mu, T=T)
-        c, v = euler_maruyama_moments(sde, torch.linspace(0.0, T, N + 1, dtype=DTYPE))
+        c, v = forward_em_moments(sde, torch.linspace(0.0, T, N + 1, dtype=DTYPE))
         expected = torch.stack([mu + c * (x - mu), v])
         out = call_student(ex, em_ou_moments, x, theta, sigma, mu, T, N)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -191,7 +190,7 @@ def check_gbm_strong_errors(gbm_strong_errors) -> bool:
         if _close(got, every_fth, rtol=1e-6):
             fail(ex, "coarsen by SUMMING consecutive fine increments (coarsen_increments), not keeping every f-th one")
     assert_close(ex, got, expected, rtol=1e-8, atol=1e-12, what="the strong errors")
-    order, _ = fit_order([1.0 / N for N in levels], got.tolist())
+    order = fit_order([1.0 / N for N in levels], got.tolist()).order
     if not 0.35 < order < 0.7:
         fail(ex, f"the fitted order is {order:.2f}; expected about 1/2")
     return passed(ex, f"errors {[round(e, 4) for e in got.tolist()]}, fitted strong order {order:.3f} (theory 1/2)")

@@ -1,7 +1,7 @@
 """Checkers for the exercises of chapter 02 (the forward-SDE zoo).
 
 Each compares the student's function with the package's closed forms (``tutorial_pkg.sde`` and
-``tutorial_pkg.theory``) in float64.
+``tutorial_pkg.exact``) in float64.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from ..distributions import Gaussian
+from ..exact import contractive_prior_kl_limit, ddpm_chain_moments, prior_kl
 from ..sde import COU, CVP, OU, VE, VP, SubVP
-from ..theory import contractive_prior_kl_limit, ddpm_chain_moments, prior_kl
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = ["check_variance_ode", "check_ddpm_moments", "check_vp_prior_kl", "check_cou_kl_limit"]

@@ -1,7 +1,7 @@
 """Checkers for the exercises of chapter 03 (time reversal).
 
 The oracles are the package's own exact formulas: the generative family ``sde.reverse(score, h_ratio)``
-with the exact score, and the closed forms of :mod:`tutorial_pkg.gaussian_flows`.
+with the exact score, and the closed forms of :mod:`tutorial_pkg.exact.reverse`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 
 from ..datasets import ring_mixture
 from ..distributions import ExactScore, Gaussian
-from ..gaussian_flows import BrownianSDE, contraction, gaussian_marginal, generative_gaussian_law
-from ..sde import OU, VE, VP
+from ..exact import contraction, gaussian_marginal, generative_gaussian_law
+from ..sde import OU, VE, VP, Brownian
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [
@@ -43,7 +43,7 @@ def check_bm_reverse_drift(fn) -> bool:
     ex = "ex-03-1 (reverse drift)"
     y = torch.linspace(-3.0, 3.0, 7, dtype=F64)
     for s0, T in [(0.5, 1.0), (1.0, 2.0), (0.1, 1.0)]:
-        sde = BrownianSDE(T=T)
+        sde = Brownian(T=T)
         score = ExactScore(Gaussian(torch.zeros(1, dtype=F64), s0), sde)
         for tau in [0.0, 0.3 * T, 0.9 * T]:
             # the package runs in forward time t = T - tau; the reverse-time drift is its negative
@@ -65,7 +65,7 @@ def check_bm_posterior(fn) -> bool:
     ex = "ex-03-1 (law of Y_T)"
     for y, s0, T in [(1.5, 0.5, 1.0), (-2.0, 1.0, 2.0), (0.7, 0.1, 1.0), (3.0, 2.0, 0.5)]:
         data = Gaussian(torch.zeros(1, dtype=F64), s0)
-        mean, cov = generative_gaussian_law(BrownianSDE(T=T), data, init_mean=y, init_cov=0.0, t_min=0.0, h_ratio=1.0)
+        mean, cov = generative_gaussian_law(Brownian(T=T), data, init_mean=y, init_cov=0.0, t_min=0.0, h_ratio=1.0)
         got_m, got_v = _pair(ex, call_student(ex, fn, y, s0, T), "bm_posterior")
         if math.isclose(float(got_m), y * T / (s0**2 + T), rel_tol=1e-6) and not math.isclose(
             float(got_m), float(mean[0]), rel_tol=1e-6

@@ -1,7 +1,7 @@
 """Checkers for the exercises of chapter 04 (score matching).
 
 The oracles are the package's own implementations: :func:`tutorial_pkg.losses.dsm_loss` for the
-denoising loss, the closed forms of :mod:`tutorial_pkg.score_matching` for the constants, the variance of
+denoising loss, the closed forms of :mod:`tutorial_pkg.exact.score_matching` for the constants, the variance of
 Hutchinson's estimator and the exponential-family score-matching estimator.
 """
 
@@ -12,10 +12,11 @@ import math
 import torch
 
 from ..distributions import Gaussian
+from ..exact import gaussian_dsm_constant, gaussian_family_stats
 from ..losses import dsm_loss
 from ..nets import ScoreModel, TimeMLP
-from ..score_matching import exp_family_sm_estimate, gaussian_dsm_constant, gaussian_family_stats
 from ..sde import OU, VE, VP
+from ..study import exp_family_sm_estimate
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [

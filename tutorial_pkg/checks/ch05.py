@@ -2,7 +2,7 @@
 
 The oracles are the package's own formulas: :func:`~tutorial_pkg.to_score` for the parametrisations,
 the EMA update of the training loop, the exact kernels of the forward SDEs, and the exact scores of
-Gaussian mixtures (:mod:`tutorial_pkg.evaluation`).
+Gaussian mixtures (:mod:`tutorial_pkg.study.score_error`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import torch
 
 from ..datasets import ring_mixture
 from ..distributions import ExactScore
-from ..evaluation import score_error_profile
 from ..nets import to_score
 from ..sde import VE, VP, SubVP
-from ..train import _ema_fn
+from ..study import score_error_profile
+from ..train import ema_update_fn
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [
@@ -83,7 +83,7 @@ def check_ema_update(fn) -> bool:
     for decay in (0.999, 0.9):
         ours = [torch.randn(s, generator=gen, dtype=F64) for s in shapes]
         theirs = [p.clone() for p in ours]
-        reference = _ema_fn(decay)
+        reference = ema_update_fn(decay)
         for n in range(1, 60):
             current = [torch.randn(s, generator=gen, dtype=F64) for s in shapes]
             reference(ours, current, torch.tensor(n))

@@ -41,7 +41,7 @@ def check_em_step(fn) -> bool:
         t, t_next = 0.7 * sde.T, 0.65 * sde.T
         for h in [1.0, 0.0, 2.0]:
             grid = torch.tensor([t, t_next], dtype=F64)
-            expected = integrate_sde(sde.reverse(score, h), x, grid, noise=z[None])
+            expected = integrate_sde(sde.reverse(score, h), x, grid, noise=z[:, None])
             got = call_student(ex, fn, x.clone(), t, t_next, sde, score, h, z.clone())
             got = as_tensor(ex, got, like=expected, name="the new state")
             where = f"({type(sde).__name__}, h_ratio = {h:g})"

@@ -1,6 +1,6 @@
 """Checkers for the exercises of chapter 07 (likelihood with the probability-flow ODE).
 
-The oracles: :mod:`tutorial_pkg.likelihood_study` for Hutchinson's estimator and its variance, automatic
+The oracles: :mod:`tutorial_pkg.exact.likelihood` for Hutchinson's estimator and its variance, automatic
 differentiation of the probability-flow field for its divergence, the bits/dim formula for dequantised data,
 and the affine probability-flow map of Gaussian data for the exact likelihood.
 """
@@ -11,10 +11,10 @@ import math
 
 import torch
 
-from ..autodiff import divergence
+from ..autodiff import divergence, draw_probes
 from ..datasets import random_mixture
 from ..distributions import ExactScore, Gaussian
-from ..likelihood_study import draw_probes, hutchinson_variance, pf_ode_field, quadratic_forms
+from ..exact import hutchinson_variance, quadratic_forms
 from ..sde import CVP, OU, VE, VP
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
@@ -96,7 +96,8 @@ def check_pf_ode_divergence(fn) -> bool:
         score = ExactScore(mix, sde)
         x = 2.0 * torch.randn(16, 3, generator=gen, dtype=F64)
         t = 0.05 * sde.T + 0.9 * sde.T * torch.rand(16, generator=gen, dtype=F64)
-        expected = divergence(lambda y, sde=sde, score=score, t=t: pf_ode_field(sde, score, y, t), x)
+        flow = sde.probability_flow(score)
+        expected = divergence(lambda y, flow=flow, t=t: flow.drift(y, t), x)
         got = as_tensor(ex, call_student(ex, fn, sde, score, x.clone(), t.clone()), like=expected, name="div F")
         div_s = divergence(lambda y, score=score, t=t: score(y, t), x)
         a, g2 = sde.drift_coeff(t), sde.diffusion(t) ** 2

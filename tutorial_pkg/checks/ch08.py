@@ -1,6 +1,6 @@
 """Checkers for the exercises of chapter 08 (consistency models).
 
-The oracles are the package's own code: the closed forms of :mod:`tutorial_pkg.consistency_study`, the
+The oracles are the package's own code: the closed forms of :mod:`tutorial_pkg.exact.consistency`, the
 parametrisation of :class:`~tutorial_pkg.ConsistencyModel`, the pairs the distillation loss builds, and
 :func:`~tutorial_pkg.consistency_sample`.  Everything is compared in float64.
 """
@@ -12,16 +12,12 @@ import math
 import torch
 
 from ..consistency import ConsistencyModel, consistency_sample
-from ..consistency_study import (
-    GaussianConsistencyFunction,
-    delta0_w2_squared,
-    gaussian_flow_map,
-    training_pair,
-)
 from ..datasets import ring_mixture
 from ..distributions import ExactScore, Gaussian
+from ..exact import GaussianConsistencyFunction, delta0_w2_squared, gaussian_flow_map
 from ..nets import TimeMLP
 from ..sde import OU, VE, VP
+from ..study import training_pair
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [

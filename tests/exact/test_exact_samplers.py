@@ -1,0 +1,258 @@
+"""Chapter 06's measuring tools: exact sampler laws for Gaussian data, order fits, sweeps, the Langevin bias."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import ALL_SDES, sde_id
+
+import tutorial_pkg as tp
+from tutorial_pkg import checks
+from tutorial_pkg import exact, study
+
+T_MIN = 1e-3
+DATA = tp.Gaussian(torch.tensor([1.0, -0.5], dtype=torch.float64), torch.tensor([0.5, 1.2], dtype=torch.float64))
+
+
+def within_4_se(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> None:
+    z_mean, z_cov = tp.moment_z_scores(x, mean, torch.diag(var))
+    assert z_mean.abs().max() < 4 and z_cov.diagonal().abs().max() < 4, (z_mean, z_cov)
+
+
+# --- exact output moments ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sde", ALL_SDES, ids=sde_id)
+@pytest.mark.parametrize("h_ratio", [1.0, 0.5])
+def test_exponential_integrator_moments_match_simulation(sde, h_ratio):
+    """The closed-form recursion agrees with the package's sampler (20,000 draws, 4 standard errors)."""
+    gen = torch.Generator().manual_seed(1)
+    ts = tp.uniform_grid(sde, 8, T_MIN)
+    x_T = DATA.diffuse(sde, sde.T).sample(20_000, generator=gen)
+    out = tp.exponential_integrator(sde, tp.ExactScore(DATA, sde), x_T, ts, h_ratio=h_ratio, generator=gen)
+    within_4_se(out, *exact.exponential_integrator_moments(sde, DATA, ts, h_ratio=h_ratio))
+
+
+@pytest.mark.parametrize("sde", ALL_SDES, ids=sde_id)
+def test_deterministic_ei_equals_the_affine_probe(sde):
+    """h_ratio = 0: the recursion and the probe of tp.ddim give the same law (two independent routes)."""
+    ts = tp.uniform_grid(sde, 7, T_MIN)
+    mean, var = exact.exponential_integrator_moments(sde, DATA, ts, h_ratio=0.0)
+    probe = exact.deterministic_sampler_moments("ddim", sde, DATA, ts)
+    torch.testing.assert_close(probe.mean, mean, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(probe.var, var, rtol=1e-10, atol=1e-12)
+    assert probe.nfe == 7
+
+
+def test_exponential_integrator_is_exact_for_a_point_mass():
+    """A constant denoiser is what the integrator freezes: one step returns p_{t_min} exactly."""
+    point = tp.Gaussian(torch.tensor([1.0, -0.5]), 0.0)
+    for sde in [tp.VP(), tp.VE(), tp.COU(), tp.OU(mu=0.7)]:
+        target_mean, target_var = exact.gaussian_marginal(sde, point, T_MIN)
+        for h in [0.0, 1.0, 2.0]:
+            mean, var = exact.exponential_integrator_moments(sde, point, tp.uniform_grid(sde, 1, T_MIN), h_ratio=h)
+            torch.testing.assert_close(mean, target_mean, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(var, target_var, rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["ode_euler", "ode_heun", "ddim"])
+def test_deterministic_moments_match_a_direct_run(name):
+    """The probe's law is the push-forward of N(m_T, v_T): check it on samples (no sampling error in the map)."""
+    sde, gen = tp.VP(), torch.Generator().manual_seed(2)
+    ts = tp.uniform_grid(sde, 12, T_MIN)
+    x_T = DATA.diffuse(sde, sde.T).sample(5000, generator=gen)
+    out = tp.get_sampler(name)(sde, tp.ExactScore(DATA, sde), x_T, ts)
+    law = exact.deterministic_sampler_moments(name, sde, DATA, ts)
+    m_T, v_T = exact.gaussian_marginal(sde, DATA, sde.T)
+    gain = law.var.sqrt() / v_T.sqrt()
+    torch.testing.assert_close(out, law.mean + gain * (x_T - m_T), rtol=1e-9, atol=1e-10)
+
+
+def test_output_moments_dispatch_and_errors():
+    sde = tp.VP()
+    ts = tp.uniform_grid(sde, 10, T_MIN)
+    em = exact.output_moments("euler_maruyama", sde, DATA, ts, h_ratio=0.5)
+    m_T, v_T = exact.gaussian_marginal(sde, DATA, sde.T)
+    mean, var = exact.em_chain_moments(sde, DATA, ts, init_mean=m_T, init_var=v_T, h_ratio=0.5)
+    torch.testing.assert_close(em.mean, mean)
+    torch.testing.assert_close(em.var, var)
+    ddpm = exact.output_moments("ddim", sde, DATA, ts, eta=1.0)
+    ei = exact.output_moments("exponential_integrator", sde, DATA, ts)
+    torch.testing.assert_close(ddpm.var, ei.var)
+    assert exact.output_moments("ode_heun", sde, DATA, ts).nfe == 20
+    with pytest.raises(ValueError, match="Langevin step size depends on the batch"):
+        exact.output_moments("predictor_corrector", sde, DATA, ts)
+    with pytest.raises(ValueError, match="eta = 0"):
+        exact.output_moments("ddim", sde, DATA, ts, eta=0.5)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        exact.output_moments("heun", sde, DATA, ts)
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        exact.output_moments("ode_euler", sde, DATA, torch.tensor([0.1, 0.5]))
+
+
+def test_probe_rejects_a_non_affine_sampler():
+    sde = tp.VP()
+    with pytest.raises(ValueError, match="not affine"):
+        exact.deterministic_sampler_moments(lambda sde, score, x, ts, **kw: x**2, sde, DATA, tp.uniform_grid(sde, 3, T_MIN))
+
+
+def test_output_kl_and_moment_error_vanish_at_the_target():
+    sde = tp.VP()
+    m, v = exact.gaussian_marginal(sde, DATA, T_MIN)
+    assert abs(float(exact.output_kl(sde, DATA, T_MIN, m, v))) < 1e-12
+    assert exact.moment_error(m, v, m, v) == 0.0
+    assert math.isclose(exact.moment_error(m + v.sqrt(), 2 * v, m, v), 4.0)
+
+
+# --- orders, sweeps ------------------------------------------------------------------------------
+
+
+def test_fit_order_recovers_a_power_law():
+    h = [1 / k for k in (10, 20, 40, 80)]
+    fit = tp.fit_order(h, [3.0 * k**1.5 for k in h])
+    assert math.isclose(fit.order, 1.5, rel_tol=1e-12) and fit.stderr < 1e-12
+    assert math.isclose(fit.constant, 3.0, rel_tol=1e-12)
+    torch.testing.assert_close(fit.local, torch.full((3,), 1.5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="positive"):
+        tp.fit_order(h, [1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="distinct"):
+        tp.fit_order([0.1, 0.1], [1.0, 2.0])
+
+
+def test_measured_weak_orders_of_euler_maruyama_and_heun():
+    """The chapter's claim, on another SDE (OU): weak order 1 for EM, 2 for Heun on the PF-ODE."""
+    sde = tp.OU()
+    m, v = exact.gaussian_marginal(sde, DATA, T_MIN)
+    steps = [40, 80, 160, 320]
+    for name, p in [("euler_maruyama", 1.0), ("ode_heun", 2.0)]:
+        errors = [
+            exact.moment_error(*exact.output_moments(name, sde, DATA, tp.uniform_grid(sde, k, T_MIN))[:2], m, v) for k in steps
+        ]
+        assert abs(tp.fit_order([1 / k for k in steps], errors).order - p) < 0.1
+
+
+def test_nfe_sweep_counts_and_budgets():
+    sde, mix = tp.VP(), tp.ring_mixture()
+    score = tp.ExactScore(mix, sde)
+    x = mix.diffuse(sde, sde.T).sample(50, generator=torch.Generator().manual_seed(3))
+    samplers = {"EM": ("euler_maruyama", {}), "Heun": ("ode_heun", {}), "PC": ("predictor_corrector", {})}
+    points = study.nfe_sweep(
+        samplers,
+        sde,
+        score,
+        x,
+        [8, 16],
+        lambda out: float(out.norm()),
+        lambda k: tp.uniform_grid(sde, k, T_MIN),
+        generator=torch.Generator().manual_seed(4),
+    )
+    got = {(p.sampler, p.nfe): p.steps for p in points}
+    assert got == {("EM", 8): 8, ("EM", 16): 16, ("Heun", 8): 4, ("Heun", 16): 8, ("PC", 8): 4, ("PC", 16): 8}
+    assert all(math.isfinite(p.error) and p.seconds >= 0 for p in points)
+
+
+# --- the Langevin corrector ------------------------------------------------------------------------
+
+
+def test_ula_closed_forms():
+    assert math.isclose(float(exact.ula_stationary_variance(2.0, 0.5)), 8 / 3.5)
+    # the closed form is the fixed point of the variance recursion, and ula_variance_after converges to it
+    v, eps = 1.3, 0.7
+    V = 0.2
+    for _ in range(50):
+        V = (1 - eps / v) ** 2 * V + 2 * eps
+    assert math.isclose(float(exact.ula_variance_after(v, eps, 0.2, 50)), V, rel_tol=1e-12)
+    assert math.isclose(float(exact.snr_stationary_variance(2.0, 0.16)), 2.0 * 1.0256)
+    with pytest.raises(ValueError, match="0 < eps < 2 v"):
+        exact.ula_stationary_variance(1.0, 2.0)
+
+
+@pytest.mark.parametrize("rule", [{"step_size": 0.5}, {"snr": 0.4}])
+def test_langevin_chain_reaches_the_predicted_variance(rule):
+    """Research notes on Claustre 2025, oracle 20 (fixed eps), and its SNR-rule version v (1 + snr^2)."""
+    v, n = 2.0, 40_000
+    gen = torch.Generator().manual_seed(5)
+    x = math.sqrt(v) * torch.randn(n, 2, generator=gen)
+    x = study.langevin_chain(lambda y, t: -y / v, x, 0.5, 80, generator=gen, **rule)
+    expected = float(exact.ula_stationary_variance(v, 0.5) if "step_size" in rule else exact.snr_stationary_variance(v, 0.4))
+    se = expected * math.sqrt(2 / (2 * n))
+    assert abs(float(x.var(0).mean()) - expected) < 4 * se
+    assert abs(float(x.mean())) < 4 * math.sqrt(expected / (2 * n))
+
+
+def test_langevin_chain_arguments():
+    x = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="exactly one"):
+        study.langevin_chain(lambda y, t: -y, x, 0.5, 3)
+    with pytest.raises(ValueError, match="exactly one"):
+        study.langevin_chain(lambda y, t: -y, x, 0.5, 3, step_size=0.1, snr=0.1)
+
+
+def test_ddpm_step_is_the_exponential_integrator_with_h_1():
+    sde, mix = tp.VP(), tp.ring_mixture()
+    score = tp.ExactScore(mix, sde)
+    x = mix.diffuse(sde, 0.6).sample(100, generator=torch.Generator().manual_seed(6))
+    grid = torch.tensor([0.6, 0.45])
+    out = tp.exponential_integrator(sde, score, x, grid, generator=torch.Generator().manual_seed(7))
+    z = tp.randn(x.shape, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(exact.ddpm_step(sde, score, x, 0.6, 0.45, z), out, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="VP"):
+        exact.ddpm_step(tp.VE(), score, x, 0.6, 0.45, z)
+
+
+# --- the exercise checkers accept right answers and explain wrong ones ------------------------------
+
+
+def _em_step(x, t, t_next, sde, score, h_ratio, z):
+    dt = t_next - t
+    tb = torch.full((x.shape[0],), t, dtype=x.dtype)
+    g = sde.diffusion(tb)[:, None]
+    drift = sde.drift(x, tb) - 0.5 * (1 + h_ratio**2) * g**2 * score(x, tb)
+    return x + drift * dt + h_ratio * g * math.sqrt(abs(dt)) * z
+
+
+def _ddim_step(x, t, t_next, sde, score):
+    abar = sde.mean_coeff(torch.tensor(t)) ** 2
+    abar_n = sde.mean_coeff(torch.tensor(t_next)) ** 2
+    s = score(x, torch.full((x.shape[0],), t))
+    x0 = (x + (1 - abar) * s) / abar.sqrt()
+    eps = -(1 - abar).sqrt() * s
+    return abar_n.sqrt() * x0 + (1 - abar_n).sqrt() * eps
+
+
+def test_checkers_accept_correct_answers(capsys):
+    assert checks.check_em_step(_em_step)
+    assert checks.check_ddim_step(_ddim_step)
+    assert checks.check_snr_step_size(tp.langevin_step_size)
+    assert checks.check_ula_variance(lambda v, eps: 2 * v**2 / (2 * v - eps))
+    assert checks.check_snr_fixed_point(lambda v, snr: v * (1 + snr**2))
+    assert checks.check_weak_order(lambda n, e: tp.fit_order([1 / k for k in n], e).order)
+    assert capsys.readouterr().out.count("correct") == 6
+
+
+def test_checkers_give_hints():
+    def flipped(x, t, t_next, sde, score, h_ratio, z):
+        deterministic = _em_step(x, t, t_next, sde, score, h_ratio, 0 * z)
+        return 2 * x - deterministic + (_em_step(x, t, t_next, sde, score, h_ratio, z) - deterministic)
+
+    with pytest.raises(checks.ExerciseFailed, match="wrong sign"):
+        checks.check_em_step(flipped)
+    with pytest.raises(checks.ExerciseFailed, match="Euler's step"):
+        checks.check_ddim_step(lambda x, t, t_next, sde, score: tp.ode_euler(sde, score, x, torch.tensor([t, t_next])))
+    with pytest.raises(checks.ExerciseFailed, match="average the norms"):
+
+        def per_sample(s, z, snr):
+            ratio = z.flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1)
+            return (2 * (snr * ratio) ** 2).mean()
+
+        checks.check_snr_step_size(per_sample)
+    with pytest.raises(checks.ExerciseFailed, match="is the target"):
+        checks.check_ula_variance(lambda v, eps: v)
+    with pytest.raises(checks.ExerciseFailed, match="NotImplementedError"):
+
+        def stub(n, e):
+            raise NotImplementedError
+
+        checks.check_weak_order(stub)
