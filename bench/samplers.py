@@ -116,8 +116,8 @@ def our_samplers(sde: tp.SDE, mix: tp.GaussianMixture, z: torch.Tensor, seed: in
     grid for the two best deterministic ones (best in 2-D), and the multistep DPM-Solver++ on grids even in log
     noise (Karras' grid, the quadratic one), which it needs."""
     grids = {
-        "time": lambda n: tp.time_grid(sde.T, n, T_MIN),
-        "quad": lambda n: tp.quadratic_grid(sde.T, n, T_MIN),
+        "time": lambda n: tp.uniform_grid(sde, n, T_MIN),
+        "quad": lambda n: tp.quadratic_grid(sde, n, T_MIN),
         "karras": lambda n: tp.karras_grid(sde, n, T_MIN),
     }
     specs = {  # name: (sampler, grid, NFE per step, options)
@@ -163,14 +163,15 @@ def bench(label: str, mix: tp.GaussianMixture, n: int, args: argparse.Namespace,
     z = torch.randn(n, mix.means.shape[1], generator=gen)  # the one prior draw every sampler starts from
     ref = p_end.sample(n, generator=gen)
 
-    def err(x: torch.Tensor) -> float:
-        if not bool(torch.isfinite(x).all()):
-            return math.inf
-        g = torch.Generator().manual_seed(args.seed + 1)  # the same projections for every row
-        return float(tp.sliced_wasserstein(x, ref, n_projections=args.projections, generator=g))
+    # sliced W2 to the exact sample, with the same projections for every row; the floor from 3 more exact samples
+    quality = tp.SlicedW2Floor(ref, [p_end.sample(n, generator=gen) for _ in range(3)], chunk=None,
+                               n_projections=args.projections, seed=args.seed + 1)
 
-    pairs = [err(p_end.sample(n, generator=gen)) for _ in range(3)]
-    floor = statistics.mean(pairs)
+    def err(x: torch.Tensor) -> float:
+        return float(quality.distance(x)) if bool(torch.isfinite(x).all()) else math.inf
+
+    pairs = quality.fresh_distances.tolist()
+    floor = quality.floor
     sides = {"ours": our_samplers(sde, mix, z, args.seed), "peer": peer_samplers(diffusers, p_end, z, args.seed)}
     print(f"\n=== {label}: d={mix.means.shape[1]}, N={n}, sliced W2 with {args.projections} projections ===")
     print(f"floor (exact vs exact, mean of 3 pairs) {floor:.4f}  [{min(pairs):.4f} .. {max(pairs):.4f}]")

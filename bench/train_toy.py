@@ -22,6 +22,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # smalldiffusion's training_loop alw
 
 import argparse  # noqa: E402
 import importlib.metadata  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -49,22 +50,14 @@ History = list[tuple[int, float, float]]  # (step, training seconds so far, rati
 Run = tuple[History, tuple[float, float]]  # the history, (wall, CPU) training seconds over the budget
 
 
-class Metric:
-    """Sliced W2 between samples and held-out data, in blocks of 2,000, divided by its data-vs-data value."""
-
-    def __init__(self, blocks: int, projections: int):
-        g = torch.Generator().manual_seed(12345)
-        self.projections, self.n = projections, blocks * CHUNK
-        self.held_out = tp.swiss_roll(self.n, generator=g)
-        pairs = 16  # independent pairs of 2,000-point draws for the floor
-        self.floor = self._sw(tp.swiss_roll(pairs * CHUNK, generator=g), tp.swiss_roll(pairs * CHUNK, generator=g))
-
-    def _sw(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        g = torch.Generator().manual_seed(777)  # the same projections for every evaluation
-        return tp.sliced_wasserstein(x, y, n_projections=self.projections, chunk=CHUNK, generator=g).item()
-
-    def ratio(self, samples: torch.Tensor) -> float:
-        return self._sw(samples.float(), self.held_out) / self.floor
+def make_metric(blocks: int, projections: int) -> tp.SlicedW2Floor:
+    """Sliced W2 between samples and held-out data, in blocks of 2,000, divided by its data-vs-data value
+    (at least 16 blocks of fresh data for the floor; the same projections for every evaluation)."""
+    g = torch.Generator().manual_seed(12345)
+    n = blocks * CHUNK
+    held_out = tp.swiss_roll(n, generator=g)
+    fresh = [tp.swiss_roll(n, generator=g) for _ in range(math.ceil(16 / blocks))]
+    return tp.SlicedW2Floor(held_out, fresh, chunk=CHUNK, n_projections=projections, seed=777)
 
 
 class Clock:
@@ -103,17 +96,18 @@ def _batch(rows: torch.Tensor) -> torch.Tensor:
     return rows
 
 
-def run_ours(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: Metric) -> Run:
-    config = tp.TrainConfig(sde="vp", hidden=args.hidden, depth=args.depth, batch_size=args.batch, steps=args.steps,
-                            seed=seed)
+def run_ours(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: tp.SlicedW2Floor) -> Run:
+    net = {"hidden": args.hidden, "depth": args.depth}
+    config = tp.TrainConfig(sde="vp", net_kwargs=net, batch_size=args.batch, steps=args.steps, seed=seed)
     sde = config.make_sde()
-    grid = tp.time_grid(sde.T, OUR_STEPS)
+    grid = tp.uniform_grid(sde, OUR_STEPS)
     history: History = []
     clock = Clock()
 
     def sample(model: torch.nn.Module) -> float:
         g = torch.Generator().manual_seed(seed + 1)
-        return metric.ratio(tp.ode_heun(sde, model, sde.prior_sample((metric.n, 2), generator=g), grid))
+        x_T = sde.prior_sample((metric.reference.shape[0], 2), generator=g)
+        return metric.ratio(tp.ode_heun(sde, model, x_T, grid))
 
     def callback(step: int, model: torch.nn.Module) -> None:  # called under torch.no_grad
         clock.evaluate(history, step, lambda: sample(model))
@@ -122,7 +116,7 @@ def run_ours(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: Me
     return history, clock.now()
 
 
-def run_peer(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: Metric) -> Run:
+def run_peer(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: tp.SlicedW2Floor) -> Run:
     clock = Clock()
     torch.manual_seed(seed)  # smalldiffusion draws everything from the global generator
     model = sd.TimeInputMLP(dim=2, hidden_dims=(args.hidden,) * args.depth)
@@ -135,7 +129,8 @@ def run_peer(data: torch.Tensor, args: argparse.Namespace, seed: int, metric: Me
     def sample() -> float:
         with torch.random.fork_rng(devices=[]):  # leave the training draws untouched
             g = torch.Generator().manual_seed(seed + 1)
-            *_, x = sd.samples(model, sigmas, gam=PEER_GAM, xt=torch.randn(metric.n, 2, generator=g) * sigmas[0])
+            x_T = torch.randn(metric.reference.shape[0], 2, generator=g) * sigmas[0]
+            *_, x = sd.samples(model, sigmas, gam=PEER_GAM, xt=x_T)
         return metric.ratio(x)
 
     loop = sd.training_loop(loader, model, schedule, epochs=10**9)
@@ -188,7 +183,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     data = tp.swiss_roll(20_000, generator=torch.Generator().manual_seed(0))
-    metric = Metric(args.blocks, args.projections)
+    metric = make_metric(args.blocks, args.projections)
     peer = f"smalldiffusion {importlib.metadata.version('smalldiffusion')}"
     contestants = [("tutorial_pkg", run_ours, 2 * OUR_STEPS), (peer, run_peer, PEER_STEPS)]
     print(f"# Swiss roll, MLP {args.depth}x{args.hidden}, batch {args.batch}, {args.steps} steps, "

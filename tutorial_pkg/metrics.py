@@ -184,8 +184,10 @@ class SlicedW2Floor:
     ``reference: (n, *D)`` is a sample of the data law; ``fresh`` one or more further samples of the same law,
     independent of ``reference``.  The projections are drawn once (``n_projections`` directions from ``seed``),
     the floor is the mean distance of the fresh samples to the reference, computed once; every distance is a
-    block average over blocks of ``chunk`` rows (:func:`sliced_wasserstein`), so a ratio compares like with like.
-    The spread of the floor's blocks (``floor_stderr``) says how far from 1 fresh data can land.
+    block average over blocks of ``chunk`` rows (:func:`sliced_wasserstein`; ``None``: whole samples), so a ratio
+    compares like with like.
+    ``fresh_distances`` holds the distance of each fresh sample, ``floor_stderr`` the standard error of their
+    mean: their spread says how far from 1 the ratio of data itself can land.
     """
 
     def __init__(
@@ -193,7 +195,7 @@ class SlicedW2Floor:
         reference: torch.Tensor,
         fresh: torch.Tensor | Sequence[torch.Tensor],
         *,
-        chunk: int = 1000,
+        chunk: int | None = 1000,
         n_projections: int = 200,
         seed: int = 1,
     ):
@@ -206,9 +208,10 @@ class SlicedW2Floor:
         self.projections = random_projections(
             dim, n_projections, generator=torch.Generator().manual_seed(seed), dtype=self.reference.dtype
         )
-        values = torch.stack([self.distance(f) for f in fresh])
-        self.floor = float(values.mean())
-        self.floor_stderr = float(values.std() / len(fresh) ** 0.5) if len(fresh) > 1 else float("nan")
+        self.fresh_distances = torch.stack([self.distance(f) for f in fresh])
+        self.floor = float(self.fresh_distances.mean())
+        n = len(fresh)
+        self.floor_stderr = float(self.fresh_distances.std() / n**0.5) if n > 1 else float("nan")
 
     def distance(self, x: torch.Tensor) -> torch.Tensor:
         """SW2(x, reference) with the fixed projections and block size (a 0-d tensor)."""

@@ -162,7 +162,9 @@ def test_ideal_conditional_expectation_matches_the_package_pairs():
     g = torch.Generator().manual_seed(7)
     x0 = mean + std * torch.randn(200_000, 1, generator=g, dtype=F64)
     for coupling in ("shared", "independent"):
-        x_hi, t_hi, x_lo, _ = study.training_pair(sde, x0, coupling=coupling, n_points=n_points, t_min=t_min, generator=g)
+        x_hi, t_hi, x_lo, _ = study.training_pair(
+            sde, x0, coupling=coupling, n_points=n_points, t_min=t_min, generator=g
+        )
         gains, offs = exact.ideal_consistency_maps(sde, mean, std, ts, coupling)
         for k in range(1, n_points):
             sel = torch.isclose(t_hi, ts[k].to(t_hi))

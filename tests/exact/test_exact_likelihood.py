@@ -40,7 +40,9 @@ def test_hutchinson_variance_matches_an_exact_computation(kind):
     gen = torch.Generator().manual_seed(0)
     for d in [1, 2, 5]:
         A = torch.randn(d, d, generator=gen)
-        assert torch.allclose(exact.hutchinson_variance(A, kind), _brute_force_variance(A, kind), rtol=1e-12, atol=1e-12)
+        assert torch.allclose(
+            exact.hutchinson_variance(A, kind), _brute_force_variance(A, kind), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_hutchinson_variance_special_cases_and_batches():

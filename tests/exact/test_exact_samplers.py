@@ -9,8 +9,7 @@ import torch
 from conftest import ALL_SDES, sde_id
 
 import tutorial_pkg as tp
-from tutorial_pkg import checks
-from tutorial_pkg import exact, study
+from tutorial_pkg import checks, exact, study
 
 T_MIN = 1e-3
 DATA = tp.Gaussian(torch.tensor([1.0, -0.5], dtype=torch.float64), torch.tensor([0.5, 1.2], dtype=torch.float64))
@@ -95,7 +94,9 @@ def test_output_moments_dispatch_and_errors():
 def test_probe_rejects_a_non_affine_sampler():
     sde = tp.VP()
     with pytest.raises(ValueError, match="not affine"):
-        exact.deterministic_sampler_moments(lambda sde, score, x, ts, **kw: x**2, sde, DATA, tp.uniform_grid(sde, 3, T_MIN))
+        exact.deterministic_sampler_moments(
+            lambda sde, score, x, ts, **kw: x**2, sde, DATA, tp.uniform_grid(sde, 3, T_MIN)
+        )
 
 
 def test_output_kl_and_moment_error_vanish_at_the_target():
@@ -128,7 +129,8 @@ def test_measured_weak_orders_of_euler_maruyama_and_heun():
     steps = [40, 80, 160, 320]
     for name, p in [("euler_maruyama", 1.0), ("ode_heun", 2.0)]:
         errors = [
-            exact.moment_error(*exact.output_moments(name, sde, DATA, tp.uniform_grid(sde, k, T_MIN))[:2], m, v) for k in steps
+            exact.moment_error(*exact.output_moments(name, sde, DATA, tp.uniform_grid(sde, k, T_MIN))[:2], m, v)
+            for k in steps
         ]
         assert abs(tp.fit_order([1 / k for k in steps], errors).order - p) < 0.1
 
@@ -176,7 +178,9 @@ def test_langevin_chain_reaches_the_predicted_variance(rule):
     gen = torch.Generator().manual_seed(5)
     x = math.sqrt(v) * torch.randn(n, 2, generator=gen)
     x = study.langevin_chain(lambda y, t: -y / v, x, 0.5, 80, generator=gen, **rule)
-    expected = float(exact.ula_stationary_variance(v, 0.5) if "step_size" in rule else exact.snr_stationary_variance(v, 0.4))
+    expected = float(
+        exact.ula_stationary_variance(v, 0.5) if "step_size" in rule else exact.snr_stationary_variance(v, 0.4)
+    )
     se = expected * math.sqrt(2 / (2 * n))
     assert abs(float(x.var(0).mean()) - expected) < 4 * se
     assert abs(float(x.mean())) < 4 * math.sqrt(expected / (2 * n))

@@ -141,7 +141,10 @@ def test_bad_configurations_fail_at_once(data):
         ({"sde": "vp", "sde_kwargs": {"beta_min": -1.0}}, "beta_min"),
         ({"sde": "vp", "sde_kwargs": {"beta": 1.0}}, r"vp has no parameter 'beta'; its parameters: beta_min=0.1"),
         ({"net_kwargs": {"width": 8}}, r"mlp has no parameter 'width'"),
-        ({"loss_kwargs": {"n_slice": 2}, "loss": "ssm"}, r"loss 'ssm' has no option 'n_slice'; its options: n_slices=1"),
+        (
+            {"loss_kwargs": {"n_slice": 2}, "loss": "ssm"},
+            r"loss 'ssm' has no option 'n_slice'; its options: n_slices=1",
+        ),
         ({"loss_kwargs": {"coupling": "both"}, "loss": "ct"}, r"loss_kwargs\['coupling'\] must be one of shared"),
         ({"loss_kwargs": {"weighting": "g2"}}, r"loss 'dsm' has no option 'weighting'; its options: none"),
     ]:

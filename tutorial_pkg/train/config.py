@@ -143,5 +143,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (the configuration is immutable)."""
+        """A copy with some fields changed (the configuration is immutable).
+
+        Changing ``sde``, ``net`` or ``loss`` without giving its ``*_kwargs`` starts those from the new
+        choice's defaults (the parameters of a VP SDE mean nothing to a VE one).
+        """
+        for name in ("sde", "net", "loss"):
+            if name in changes and f"{name}_kwargs" not in changes and changes[name] != getattr(self, name):
+                changes[f"{name}_kwargs"] = {}
         return dataclasses.replace(self, **changes)
