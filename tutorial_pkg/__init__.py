@@ -111,6 +111,7 @@ from .samplers import (
     ode_euler,
     ode_heun,
     predictor_corrector,
+    resolve_sampler,
     sample,
     solve_ivp_torch,
 )
@@ -260,6 +261,7 @@ __all__ = [
     "randn",
     "random_mixture",
     "random_projections",
+    "resolve_sampler",
     "ring_mixture",
     "rings",
     "sample",

@@ -99,7 +99,8 @@ def test_exact_tier_never_draws_random_numbers(path):
 
 def _code_cells(path: Path) -> list[str]:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells if c["cell_type"] == "code"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in code]
 
 
 #: ``tp._x``, ``exact._y``, ``study.module._z``: a private name reached through a module of the package.

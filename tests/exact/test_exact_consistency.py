@@ -115,6 +115,7 @@ def test_delta0_pair_laws_and_their_w2():
     assert float(tp.gaussian_w2(m, c, m, c)) < 1e-6
 
 
+@pytest.mark.slow
 def test_delta0_optimal_coupling_attains_w2():
     g = torch.Generator().manual_seed(5)
     n, d, sh, sl = 200_000, 2, 1.0, 0.8
@@ -153,6 +154,7 @@ def test_ideal_maps_exact_and_orders_of_convergence():
         exact.ideal_consistency_maps(sde, mean, std, ts.flip(0), "cd")
 
 
+@pytest.mark.slow
 def test_ideal_conditional_expectation_matches_the_package_pairs():
     """The affine E[X_lo | X_hi] behind the shared and independent recursions, by regression on the pairs
     the package's training loss draws (1-D Gaussian data, VP so that alpha != 1)."""

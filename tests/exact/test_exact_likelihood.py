@@ -9,14 +9,6 @@ import torch
 
 import tutorial_pkg as tp
 from tutorial_pkg import exact, study
-from tutorial_pkg.checks import (
-    ExerciseFailed,
-    check_bits_per_dim_bound,
-    check_gaussian_flow_log_likelihood,
-    check_hutchinson_trace,
-    check_hutchinson_variance,
-    check_pf_ode_divergence,
-)
 
 T_MIN = 1e-3
 
@@ -233,51 +225,3 @@ def test_binned_log_prob_bad_arguments():
         exact.binned_log_prob(dist, torch.tensor([[0, 1, 2]]), 4)
     with pytest.raises(ValueError, match="one time"):
         exact.binned_log_prob(dist.diffuse(tp.VP(), torch.tensor([0.1])), torch.tensor([[0, 1]]), 4)
-
-
-# --- the checkers of chapter 07: they accept the reference answers and reject typical mistakes ----
-
-
-def test_checkers_accept_correct_answers():
-    def trace(matvec, probes):
-        return (probes * matvec(probes)).sum(-1).mean()
-
-    def pf_div(sde, score, x, t):
-        return x.shape[1] * sde.drift_coeff(t) - 0.5 * sde.diffusion(t) ** 2 * tp.divergence(lambda y: score(y, t), x)
-
-    def bpd(log_p, dim, n_bins, low, high):
-        return -(log_p + dim * math.log((high - low) / n_bins)) / (dim * math.log(2))
-
-    def flow_ll(x, sde, data, t):
-        p_t, p_T = data.diffuse(sde, t), data.diffuse(sde, sde.T)
-        ratio = (p_T.scale / p_t.scale).expand_as(x)
-        return sde.prior_log_prob(p_T.loc + ratio * (x - p_t.loc)) + torch.log(ratio).sum(-1)
-
-    assert check_hutchinson_trace(trace)
-    assert check_hutchinson_variance(exact.hutchinson_variance)
-    assert check_pf_ode_divergence(pf_div)
-    assert check_bits_per_dim_bound(bpd)
-    assert check_gaussian_flow_log_likelihood(flow_ll)
-
-
-def test_checkers_reject_typical_mistakes():
-    with pytest.raises(ExerciseFailed, match="average"):
-        check_hutchinson_trace(lambda matvec, probes: (probes * matvec(probes)).sum())
-    with pytest.raises(ExerciseFailed, match="symmetric part"):
-        check_hutchinson_variance(
-            lambda A, kind: 2 * A.pow(2).sum() - (2 * A.diagonal().pow(2).sum() if kind == "rademacher" else 0)
-        )
-    with pytest.raises(ExerciseFailed, match="d \\* a"):
-        check_pf_ode_divergence(
-            lambda sde, score, x, t: (
-                sde.drift_coeff(t) - 0.5 * sde.diffusion(t) ** 2 * tp.divergence(lambda y: score(y, t), x)
-            )
-        )
-    with pytest.raises(ExerciseFailed, match="nats"):
-        check_bits_per_dim_bound(
-            lambda log_p, dim, n_bins, low, high: -(log_p + dim * math.log((high - low) / n_bins)) / dim
-        )
-    with pytest.raises(ExerciseFailed, match="p_noise"):
-        check_gaussian_flow_log_likelihood(lambda x, sde, data, t: data.diffuse(sde, t).log_prob(x))
-    with pytest.raises(ExerciseFailed, match="NotImplementedError"):
-        check_bits_per_dim_bound(lambda *args: (_ for _ in ()).throw(NotImplementedError()))

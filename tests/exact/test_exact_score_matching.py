@@ -67,6 +67,7 @@ def test_jacobian_of_a_linear_map():
         tp.jacobian(lambda y: y.sum(1), x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["hutchinson", "ssm_vr", "ssm"])
 def test_estimator_variance_formulas_by_monte_carlo(estimator):
     gen = torch.Generator().manual_seed(3)
@@ -127,6 +128,7 @@ def test_exponential_family_estimator_on_gaussian_data_is_the_mle():
         study.exp_family_sm_estimate(torch.zeros(10, 2), torch.zeros(10, 2))
 
 
+@pytest.mark.slow
 def test_gaussian_family_covariances_agree_with_each_other_and_with_plug_in():
     mu, v = 1.0, 2.0
     gamma_sm, gamma_mle = exact.gaussian_sm_covariance(mu, v), exact.gaussian_mle_covariance(mu, v)
@@ -141,6 +143,7 @@ def test_gaussian_family_covariances_agree_with_each_other_and_with_plug_in():
         exact.gaussian_sm_covariance(0.0, 0.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 2, 5])
 def test_sech_family_moments_and_covariances(k):
     x = study.sech_sample(400_000, k, generator=torch.Generator().manual_seed(k))

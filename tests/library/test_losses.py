@@ -1,4 +1,4 @@
-"""Score-matching losses against their closed forms (Tang & Zhao 2024 §4; research notes, oracles 10–12).
+"""Score-matching losses against their closed forms (Tang & Zhao 2024 §4).
 
 Every comparison is a Monte Carlo mean, so the tolerance is 4 standard errors of that mean, computed
 from the same samples.  Pairwise comparisons use the *same* draws of (t, X_0, X_t) for both losses (the
@@ -40,6 +40,7 @@ def _within(values: torch.Tensor, expected: float, n_se: float = 4.0) -> None:
     assert abs(mean - float(expected)) <= n_se * se + 1e-12, (mean, float(expected), se)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sde", [tp.VP(), tp.VE(), tp.OU()], ids=sde_id)
 @pytest.mark.parametrize("t", [0.05, 0.5])
 def test_dsm_at_the_exact_score_is_its_floor(sde, t):
@@ -64,6 +65,7 @@ def test_ism_minus_esm_is_the_constant(model):
     _within((esm - ism).detach(), sde.variance(torch.tensor(t)) * D / var_t)
 
 
+@pytest.mark.slow
 def test_dsm_minus_esm_is_the_constant():
     sde, t = tp.VE(), 0.4
     data = _gaussian_data()

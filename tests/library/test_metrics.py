@@ -41,6 +41,7 @@ def test_gaussian_w2_is_a_metric_on_examples():
     assert w(0, 2) <= w(0, 1) + w(1, 2) + 1e-10
 
 
+@pytest.mark.slow
 def test_sliced_wasserstein_of_a_shift():
     """For y = x + c: SW2^2 = E_theta (theta . c)^2 = |c|^2 / d exactly for each sample (d = 2 here)."""
     x = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))

@@ -58,7 +58,7 @@ def test_score_model_runs_the_backbone_in_its_dtype_and_answers_in_the_callers()
     out = model(x, 0.4)
     assert out.dtype == torch.float64 and out.shape == x.shape
     x_in = x / torch.sqrt(sde.mean_coeff(0.4) ** 2 + sde.variance(0.4))  # c_in rescaling, mu = 0
-    raw = net(x_in.float(), torch.full((4,), 0.4)).double()
+    raw = net(x_in.float(), torch.full((4,), 0.4, dtype=torch.float32)).double()
     torch.testing.assert_close(out, -raw / sde.std(0.4), rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(model.eps(x, 0.4), raw, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="x must be a floating tensor"):

@@ -32,10 +32,11 @@ def test_readme_quick_start_runs_and_its_numbers_hold(tmp_path, monkeypatch, cap
     assert "NLL of held-out points" in capsys.readouterr().out
     run, mix, sde = namespace["run"], namespace["mix"], namespace["sde"]
     assert run.finished and run.path is not None and run.path.parent == tmp_path
-    # the likelihood: held-out NLL within 0.1 nats of the exact one (seeds 0-4 of the block: gaps TBD)
-    gap = float(namespace["log_p"].mean() - namespace["exact"].mean())
-    assert abs(gap) < 0.1, gap
-    # both samplers land on the data: sliced W2 over the data floor (seeds 0-4: TBD)
+    # The model's held-out NLL is above the exact one (Gibbs, in expectation) by its score error near t_min:
+    # seeds 0-4 of the block gave 0.33-0.46 nats (mean 0.40, sd 0.06); 0.7 is 5 sd above the mean.
+    gap = float(namespace["exact"].mean() - namespace["log_p"].mean())
+    assert 0 < gap < 0.7, gap
+    # Both samplers land on the data: sliced W2 over the data floor, seeds 0-4: 0.89-1.15 (sd 0.08).
     quality = tp.SlicedW2Floor(mix.sample(2000, generator=torch.Generator().manual_seed(1)).float(),
                                [mix.sample(2000, generator=torch.Generator().manual_seed(k)).float() for k in (2, 3)],
                                chunk=1000)

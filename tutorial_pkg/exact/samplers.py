@@ -20,7 +20,6 @@ integrator.  Shapes: means and variances ``(d,)``; grids 1-D and decreasing from
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -28,7 +27,7 @@ import torch
 from ..distributions import ExactScore, Gaussian
 from ..grids import check_grid
 from ..metrics import gaussian_kl
-from ..samplers import SAMPLERS, CountingScore
+from ..samplers import CountingScore, resolve_sampler
 from ..sde import SDE, VP, check_sde
 from .reverse import check_gaussian_data, gaussian_marginal
 
@@ -204,17 +203,6 @@ def exponential_integrator_moments(
     return GaussianLaw(*affine_gaussian_chain(G, b, (s2_n * (1 - k ** (2 * r2))).expand_as(G), M, V)[:2])
 
 
-def _sampler_fn(sampler) -> tuple[str, Callable]:
-    if isinstance(sampler, str):
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        return sampler, SAMPLERS[sampler]
-    if callable(sampler):
-        name = next((k for k, v in SAMPLERS.items() if v is sampler), getattr(sampler, "__name__", "sampler"))
-        return name, sampler
-    raise TypeError(f"sampler must be a name or a function, got {type(sampler).__name__}")
-
-
 def deterministic_sampler_moments(
     sampler,
     sde: SDE,
@@ -233,7 +221,7 @@ def deterministic_sampler_moments(
     the third point checks that the map is affine (a ``ValueError`` otherwise, e.g. for a trained score).
     ``nfe`` counts the score calls of one run.  ``options`` go to the sampler.
     """
-    name, fn = _sampler_fn(sampler)
+    name, fn = resolve_sampler(sampler)
     ts = _grid(sde, data, ts)
     M, V = _init(sde, data, init_mean, init_var, float(ts[0]))
     probe = torch.stack([M, M + 1, M + 2])
@@ -266,7 +254,7 @@ def output_moments(
     the ODE solvers) :func:`deterministic_sampler_moments`.  The predictor–corrector sampler has no such
     closed form (its Langevin step depends on the whole batch): a ``ValueError`` says so.
     """
-    name, _ = _sampler_fn(sampler)
+    name, _ = resolve_sampler(sampler)
     ts = _grid(sde, data, ts)
     n_steps = ts.numel() - 1
     M, V = _init(sde, data, init_mean, init_var, float(ts[0]))

@@ -18,7 +18,7 @@ DPM-Solver++), :mod:`.langevin` (predictor–corrector), :mod:`.api` (the regist
 :class:`CountingScore`, :class:`Trajectory`), :mod:`.base` (the shared checks, step loop and noise source).
 """
 
-from .api import SAMPLERS, STOCHASTIC_SAMPLERS, CountingScore, Trajectory, get_sampler, sample
+from .api import SAMPLERS, STOCHASTIC_SAMPLERS, CountingScore, Trajectory, get_sampler, resolve_sampler, sample
 from .base import Callback, NoiseSource
 from .euler import euler_maruyama, integrate_sde
 from .exponential import ddim, dpm_solver_multistep, exponential_integrator
@@ -45,6 +45,7 @@ __all__ = [
     "ode_euler",
     "ode_heun",
     "predictor_corrector",
+    "resolve_sampler",
     "sample",
     "solve_ivp_torch",
 ]

@@ -15,7 +15,7 @@ from .exponential import ddim, dpm_solver_multistep, exponential_integrator
 from .langevin import predictor_corrector
 from .ode import ode_adaptive, ode_euler, ode_heun
 
-__all__ = ["SAMPLERS", "STOCHASTIC_SAMPLERS", "get_sampler", "sample", "CountingScore", "Trajectory"]
+__all__ = ["SAMPLERS", "STOCHASTIC_SAMPLERS", "get_sampler", "resolve_sampler", "sample", "CountingScore", "Trajectory"]
 
 SAMPLERS: dict[str, Callable] = {
     "euler_maruyama": euler_maruyama,
@@ -37,6 +37,16 @@ def get_sampler(name: str) -> Callable:
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
     return SAMPLERS[name]
+
+
+def resolve_sampler(sampler) -> tuple[str, Callable]:
+    """``(name, function)`` for a sampler given by name (one of ``SAMPLERS``) or as a function."""
+    if isinstance(sampler, str):
+        return sampler, get_sampler(sampler)
+    if callable(sampler):
+        name = next((k for k, v in SAMPLERS.items() if v is sampler), getattr(sampler, "__name__", "sampler"))
+        return name, sampler
+    raise TypeError(f"sampler must be a name or a function, got {type(sampler).__name__}")
 
 
 def sample(

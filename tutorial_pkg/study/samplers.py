@@ -14,8 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..exact.samplers import _sampler_fn
-from ..samplers import CountingScore, langevin_step_size
+from ..samplers import CountingScore, langevin_step_size, resolve_sampler
 from ..sde import SDE
 from ..utils import randn
 
@@ -29,7 +28,7 @@ def run_counted(sampler, sde: SDE, score, x: torch.Tensor, ts, **options) -> tup
     Euler–Maruyama, the exponential integrator and DDIM, two for Heun and for a predictor–corrector step with
     one corrector step, as many as the adaptive solver needs for ``ode_adaptive``.
     """
-    _, fn = _sampler_fn(sampler)
+    _, fn = resolve_sampler(sampler)
     counter = CountingScore(score)
     start = time.perf_counter()
     with torch.no_grad():
