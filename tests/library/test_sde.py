@@ -10,6 +10,7 @@ from conftest import ALL_SDES, sde_id
 from scipy.integrate import quad
 
 import tutorial_pkg as tp
+from tutorial_pkg import exact
 
 
 @pytest.mark.parametrize("sde", ALL_SDES, ids=sde_id)
@@ -19,14 +20,9 @@ def test_kernel_matches_simulation(sde):
     n = 20_000
     x0 = torch.tensor([0.8, -1.5]).expand(n, 2).clone()
     grid = torch.linspace(0.0, sde.T, 2001)
-    checkpoints = {500: None, 1000: None, 2000: None}
-
-    def record(i, t, x):
-        if i + 1 in checkpoints:
-            checkpoints[i + 1] = (t, x.clone())
-
-    tp.integrate_sde(sde, x0, grid, generator=gen, callback=record)
-    for t, x in checkpoints.values():
+    snapshots = tp.Trajectory(every=500)  # after steps 500, 1000, 1500 and 2000
+    tp.integrate_sde(sde, x0, grid, generator=gen, callback=snapshots)
+    for t, x in zip(snapshots.times.tolist(), snapshots.states.unbind(1), strict=True):
         mean, std = sde.marginal(x0[:1], t)
         mean, std = mean[0], float(std.flatten()[0])
         se_mean = std / math.sqrt(n)
@@ -153,3 +149,82 @@ def test_score_with_wrong_shape():
 def test_negative_diffusion_ratio():
     with pytest.raises(ValueError, match="h_ratio must be a number >= 0"):
         tp.VP().reverse(lambda x, t: x, h_ratio=-1)
+
+
+# --- the subclassing contract --------------------------------------------------------------------
+
+
+class Linear(tp.SDE):
+    """dX = -X dt + sqrt(2) dW on [0, 2]: an OU written by a user, the contract's way."""
+
+    def __init__(self, wrong_variance: bool = False):
+        self.T, self.wrong = 2.0, wrong_variance
+
+    def _drift_coeff(self, t):
+        return torch.full_like(t, -1.0)
+
+    def _diffusion(self, t):
+        return torch.full_like(t, 2.0**0.5)
+
+    def _mean_coeff(self, t):
+        return torch.exp(-t)
+
+    def _variance(self, t):
+        return 1 - torch.exp(-(1.0 if self.wrong else 2.0) * t)
+
+    def prior_std(self):
+        return 1.0
+
+
+@pytest.mark.parametrize("sde", ALL_SDES + [tp.Brownian(sigma=1.5, T=2.0)], ids=sde_id)
+def test_the_zoo_meets_the_contract(sde):
+    assert tp.check_contract(sde) is sde
+
+
+def test_a_user_sde_meets_the_contract_and_samples():
+    sde = tp.check_contract(Linear())
+    t = torch.tensor([0.5, 1.5])
+    torch.testing.assert_close(sde.variance(t), tp.OU(theta=1.0, sigma=2.0**0.5, T=2.0).variance(t))
+    data = tp.Gaussian(torch.tensor([1.0]), 0.5)
+    gen = torch.Generator().manual_seed(0)
+    x = tp.sample(sde, tp.ExactScore(data, sde), (20_000, 1), n_steps=200, dtype=torch.float64, generator=gen)
+    # the exact law of this Euler-Maruyama chain from the prior N(0, 1): within 4 standard errors
+    law = exact.em_chain_moments(sde, data, tp.quadratic_grid(sde, 200), init_mean=0.0, init_var=1.0)
+    z_mean, z_cov = tp.moment_z_scores(x, law.mean, torch.diag(law.var))
+    assert float(z_mean.abs().max()) < 4 and float(z_cov.abs().max()) < 4
+    with pytest.raises(ValueError, match=r"outside \[0, T\] = \[0, 2\] for Linear"):
+        sde.std(2.5)
+
+
+def test_a_wrong_formula_is_caught_up_front():
+    with pytest.raises(ValueError, match=r"Linear: the formulas disagree with \(sigma\^2\)' = 2 a sigma\^2 \+ g\^2"):
+        tp.check_contract(Linear(wrong_variance=True))
+    with pytest.raises(ValueError, match="disagree"):
+        tp.sample(Linear(wrong_variance=True), lambda x, t: -x, (4, 1))
+
+    class Missing(tp.SDE):
+        T = 1.0
+
+    with pytest.raises(NotImplementedError, match="Missing must define _drift_coeff"):
+        tp.check_contract(Missing())
+
+
+def test_times_are_a_float_or_a_batch_everywhere():
+    sde, mix = tp.VP(), tp.ring_mixture()
+    x = mix.sample(5, generator=torch.Generator().manual_seed(1))
+    log_prob = lambda y, s: mix.diffuse(sde, s).log_prob(y)  # noqa: E731
+    lhs_f, rhs_f = tp.fokker_planck_residual(sde, log_prob, x, 0.3)
+    lhs_b, rhs_b = tp.fokker_planck_residual(sde, log_prob, x, torch.full((5,), 0.3))
+    torch.testing.assert_close(lhs_f, lhs_b)
+    torch.testing.assert_close(rhs_f, rhs_b)
+    score = tp.ExactScore(mix, sde)
+    torch.testing.assert_close(score(x, 0.3), score(x, torch.full((5,), 0.3)))
+    torch.testing.assert_close(sde.drift(x, 0.3), sde.drift(x, torch.full((5,), 0.3)))
+
+
+def test_no_nan_at_t_zero_for_a_noise_prediction():
+    model = tp.ScoreModel(tp.TimeMLP(2, 8, 1), tp.VP(), "eps")
+    with pytest.raises(ValueError, match="sigma_t = 0"):
+        model(torch.zeros(3, 2), 0.0)
+    assert bool(torch.isfinite(model(torch.zeros(3, 2), 1e-5)).all())
+    assert bool(torch.isfinite(tp.ScoreModel(tp.TimeMLP(2, 8, 1), tp.VP(), "score")(torch.zeros(3, 2), 0.0)).all())

@@ -42,6 +42,11 @@ def to_score(output: torch.Tensor, x: torch.Tensor, t: torch.Tensor, sde, parame
     if parametrization == "score":
         return output
     mu, alpha, sigma = _kernel(sde, t, x)
+    if bool((sigma == 0).any()):
+        raise ValueError(
+            f"a {parametrization!r}-parametrised model has no score where sigma_t = 0 (t = 0): evaluate it at t > 0, "
+            "e.g. at the training cut-off t_min"
+        )
     if parametrization == "eps":
         return -output / sigma
     return (mu + alpha * (output - mu) - x) / sigma**2
