@@ -18,7 +18,7 @@ The package has five tiers; the library is flat and everything public in it is r
   DPM-Solver++, predictor–corrector, probability-flow ODE solvers; :func:`sample`, :class:`Trajectory`;
 * :mod:`~tutorial_pkg.likelihood` — log-likelihoods through the probability-flow ODE, bits per dimension;
 * :mod:`~tutorial_pkg.consistency` — the PF-ODE flow map and consistency models (distillation, training);
-* :mod:`~tutorial_pkg.train` — the training configuration, objectives, loop and cache of trained models;
+* :mod:`~tutorial_pkg.training` — the training configuration, objectives, loop and cache of trained models;
 * :mod:`~tutorial_pkg.metrics` — Gaussian KL/W2, sliced Wasserstein (and against a data floor), energy
   distance, nearest distances;
 * :mod:`~tutorial_pkg.stats` — means with standard errors, z-scores, fitted orders of convergence;
@@ -132,7 +132,7 @@ from .sde import (
     sde_parameters,
 )
 from .stats import MeanSE, OrderFit, fit_order, mean_stderr, moment_z_scores, variance_z_score
-from .train import (
+from .training import (
     CACHE_FORMAT,
     OBJECTIVES,
     TrainConfig,

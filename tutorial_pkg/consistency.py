@@ -91,7 +91,7 @@ class ConsistencyModel(nn.Module):
 
     @classmethod
     def build(cls, dim: int, sde, *, hidden: int = 128, depth: int = 3, n_frequencies: int = 8, t_min: float = 1e-3):
-        """A consistency model on a :class:`~tutorial_pkg.nets.TimeMLP` backbone (float32)."""
+        """A consistency model on a :class:`~tutorial_pkg.TimeMLP` backbone (float32)."""
         return cls(TimeMLP(dim, hidden, depth, n_frequencies, T=sde.T).float(), sde, t_min)
 
 
@@ -171,6 +171,7 @@ def consistency_training_loss(
     return ((model(x_hi, t_hi) - aim) ** 2).flatten(1).sum(1)
 
 
+#: The consistency losses by the name ``TrainConfig.loss`` takes.
 CONSISTENCY_LOSSES = {"cd": consistency_distillation_loss, "ct": consistency_training_loss}
 #: The two couplings of the pair in consistency training.
 COUPLINGS = ("shared", "independent")

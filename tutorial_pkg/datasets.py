@@ -120,6 +120,7 @@ def _cpu(generator: torch.Generator | None) -> torch.Generator | None:
     return generator
 
 
+#: The toy data generators by the name :func:`toy_data` takes.
 TOY_DATASETS = {"swiss_roll": swiss_roll, "moons": moons, "rings": rings, "checkerboard": checkerboard}
 
 

@@ -28,12 +28,11 @@ __all__ = ["GaussianMixture", "Gaussian", "ExactScore", "IdealScore"]
 class GaussianMixture:
     """Mixture of diagonal Gaussians, sum_k w_k N(m_k, diag(s_k^2)).
 
-    Args:
-        weights: ``(K,)`` non-negative, normalised here.
-        means: ``(K, *D)``.
-        stds: ``(K,)`` (isotropic components) or ``(K, *D)`` (diagonal), non-negative.  A zero
-            standard deviation is allowed (an empirical distribution) but such a mixture has no
-            density until it is diffused to some ``t > 0``.
+    * ``weights``: ``(K,)``, non-negative, normalised here;
+    * ``means``: ``(K, *D)``;
+    * ``stds``: ``(K,)`` (isotropic components) or ``(K, *D)`` (diagonal), non-negative.  A zero standard
+      deviation is allowed (an empirical distribution) but such a mixture has no density until it is diffused
+      to some ``t > 0``.
     """
 
     def __init__(self, weights, means, stds):

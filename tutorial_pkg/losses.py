@@ -4,7 +4,7 @@ Each loss has one signature,
 
     loss(score, x0, sde, *, weighting="sigma2", t_min=1e-3, t=None, generator=None, ...) -> (B,)
 
-``score(x, t)`` is the model (any callable returning the score, e.g. a :class:`~tutorial_pkg.nets.ScoreModel`),
+``score(x, t)`` is the model (any callable returning the score, e.g. a :class:`~tutorial_pkg.ScoreModel`),
 ``x0: (B, *D)`` a batch of data, and the result the per-sample values ``lambda(t) * integrand`` — average
 them for the objective, or take their standard error.  A time per sample is drawn uniformly on
 ``[t_min, T]`` (or given as ``t``: a float or ``(B,)``), and ``X_t`` from the exact kernel of ``sde``,
@@ -43,6 +43,7 @@ __all__ = [
     "get_loss",
 ]
 
+#: The weightings lambda(t) of :func:`loss_weight`.
 WEIGHTINGS = ("sigma2", "g2", "none")
 
 
@@ -191,6 +192,7 @@ def dsm_loss(
     return _weighted(sum_except_batch(err**2), sde, t, weighting)
 
 
+#: The score-matching losses by name (:func:`get_loss`).
 LOSSES: dict[str, Callable] = {"esm": esm_loss, "ism": ism_loss, "ssm": ssm_loss, "dsm": dsm_loss}
 
 

@@ -15,7 +15,7 @@ import torch
 
 from .datasets import ring_mixture, swiss_roll
 from .distributions import GaussianMixture
-from .train import TrainConfig
+from .training import TrainConfig
 from .utils import check_profile, seed_everything
 
 __all__ = ["Setup", "swiss_roll_setup", "mixture_setup", "SWISS_ROLL_SEED", "MIXTURE_SEED", "N_SWISS_TRAIN",
@@ -24,12 +24,15 @@ __all__ = ["Setup", "swiss_roll_setup", "mixture_setup", "SWISS_ROLL_SEED", "MIX
 
 #: Seeds of chapter 05's data (the configurations carry their own training seed).
 SWISS_ROLL_SEED = 0
+#: The seed of chapter 05's mixture test sample.
 MIXTURE_SEED = 0
 #: Sizes of chapter 05's data sets.  The Swiss-roll training set is finite (batches are drawn from it) but
 #: large: with 2000 points even a perfect learner of the empirical law was up to 1.4x the sliced-Wasserstein
 #: floor at blocks of 1000.  (The chapter shows the ideal score's copies on a separate set of 500 points.)
 N_SWISS_TRAIN = 20_000
+#: The size of the held-out Swiss-roll sample.
 N_SWISS_TEST = 20_000
+#: The size of the held-out mixture sample.
 N_MIXTURE_TEST = 8000
 
 

@@ -480,6 +480,7 @@ class Brownian(SDE):
         return self.sigma * math.sqrt(self.T)
 
 
+#: The forward SDEs by the name :func:`make_sde` and ``TrainConfig.sde`` take.
 SDE_NAMES: dict[str, type[SDE]] = {
     "ou": OU,
     "ve": VE,

@@ -165,6 +165,7 @@ def randn(
     return z.to(device) if device is not None else z
 
 
+#: The run profiles of :func:`get_profile`.
 PROFILES = ("quick", "full")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tutorial_pkg.course import api_page
 from tutorial_pkg.course import exercise_notebooks as gen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,11 @@ def test_citations_exist_in_the_bibliography():
         for group in re.findall(r"\{cite[pt]?\}`([^`]+)`", md):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.name} cites unknown key {key!r}"
+
+
+def test_api_page_is_in_sync_and_complete():
+    assert api_page.sync(ROOT, check=True), "run `python -m tutorial_pkg.course.api_page`"
+    assert not api_page.missing_names(), api_page.missing_names()
 
 
 def test_exercises_are_in_sync_with_solutions():

@@ -2,7 +2,7 @@
 
 * the library never imports ``exact``, ``study``, ``recipes``, ``checks`` or ``course``;
 * ``exact`` imports only the library and itself, and never draws a random number;
-* ``study`` imports the library and ``exact``; ``recipes`` the library only; ``course`` nothing of the package;
+* ``study`` imports the library and ``exact``; ``recipes`` the library only; nothing imports ``course``;
 * no notebook imports (or reaches through a module for) a private name;
 * the package docstring names every top-level module and subpackage, each subpackage's docstring its modules,
   and CONTRIBUTING.md every module file.
@@ -62,7 +62,7 @@ ALLOWED = {
     "study": {"library", "exact", "study"},
     "recipes": {"library"},
     "checks": {"library", "exact", "study", "checks"},
-    "course": {"course"},
+    "course": {"library", "exact", "study", "recipes", "checks", "course"},
 }
 
 
@@ -155,3 +155,11 @@ def test_contributing_lists_every_module_and_its_tier():
         assert str(rel) in text, f"CONTRIBUTING.md does not list {rel}"
     for name in ("library", *TIERS):
         assert re.search(rf"\b{name}\b", text), name
+
+
+def test_nothing_imports_the_course_tier():
+    for path in MODULES:
+        if tier(dotted(path)) == "course":
+            continue
+        for module in imported_modules(path):
+            assert tier(module) != "course", f"{dotted(path)} imports {module}: the course tier is book tooling"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tutorial_pkg as tp
-from tutorial_pkg.train import CACHE_FORMAT
+from tutorial_pkg.training import CACHE_FORMAT
 
 SMALL = tp.TrainConfig(net_kwargs={"hidden": 16, "depth": 2}, steps=60, batch_size=64, warmup=10, seed=3)
 

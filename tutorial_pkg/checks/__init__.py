@@ -1,6 +1,6 @@
 """Exercise checkers: ``check_*(student_function)`` compares with the oracle.
 
-Each checker prints one success line, or raises :class:`ExerciseFailed` (an ``AssertionError``)
+Each checker prints one success line, or raises ``ExerciseFailed`` (an ``AssertionError``)
 whose message is a hint.  Checkers live in one file per chapter and are re-exported here.
 """
 

@@ -16,7 +16,7 @@ from ..distributions import ExactScore
 from ..nets import to_score
 from ..sde import VE, VP, SubVP
 from ..study import score_error_profile
-from ..train import ema_update_fn
+from ..training import ema_update_fn
 from ._common import as_tensor, assert_close, call_student, fail, passed
 
 __all__ = [

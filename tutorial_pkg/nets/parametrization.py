@@ -19,6 +19,7 @@ from ..utils import append_dims
 
 __all__ = ["PARAMETRIZATIONS", "check_parametrization", "to_score", "score_to_eps", "score_to_x0"]
 
+#: What a network can be trained to output: the score, the noise or the clean data.
 PARAMETRIZATIONS = ("score", "eps", "x0")
 
 

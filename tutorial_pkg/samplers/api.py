@@ -17,6 +17,7 @@ from .ode import ode_adaptive, ode_euler, ode_heun
 
 __all__ = ["SAMPLERS", "STOCHASTIC_SAMPLERS", "get_sampler", "resolve_sampler", "sample", "CountingScore", "Trajectory"]
 
+#: The samplers by name (:func:`get_sampler`, :func:`sample`); they share one signature.
 SAMPLERS: dict[str, Callable] = {
     "euler_maruyama": euler_maruyama,
     "ode_euler": ode_euler,

@@ -4,7 +4,7 @@ chapters, later runs) load it in a fraction of a second.
 The folder is ``$TUTORIAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/tutorial_pkg``, else ``~/.cache/tutorial_pkg``;
 one file per entry, named by :func:`cache_key`.  The key covers everything that makes the weights differ:
 the configuration, the data, the teacher's key (distillation), the device kind the model is trained on and
-whether it trains in mixed precision (bfloat16 autocast on CUDA), and :data:`~tutorial_pkg.train.CACHE_FORMAT`.
+whether it trains in mixed precision (bfloat16 autocast on CUDA), and :data:`~tutorial_pkg.CACHE_FORMAT`.
 So a GPU machine and a CPU machine never share an entry.  An unreadable, corrupt or stale entry is
 retrained with a warning, never a crash; files are loaded with ``weights_only=True``.
 """

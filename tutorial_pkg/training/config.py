@@ -51,7 +51,7 @@ class TrainConfig:
       distilled from a teacher or trained alone; the EMA weights are its target network), with the loss's
       options (e.g. ``{"n_slices": 2}``, ``{"n_points": 18, "coupling": "shared"}``; :func:`loss_options`);
     * ``weighting`` lambda(t) and ``t_min`` the lower time cut-off (score losses);
-    * ``net``/``net_kwargs`` — the backbone (:data:`~tutorial_pkg.NETWORKS`; ``"mlp"``: ``hidden``, ``depth``,
+    * ``net``/``net_kwargs`` — the backbone (:data:`~tutorial_pkg.nets.NETWORKS`; ``"mlp"``: ``hidden``, ``depth``,
       ``n_frequencies``), trained in ``parametrization``;
     * Adam at peak rate ``lr``, ``warmup`` linear steps then cosine decay to zero (``lr_schedule="cosine"``)
       or constant; EMA decay ``ema_decay``; gradient-norm clipping at ``grad_clip`` (None: off); ``steps``
