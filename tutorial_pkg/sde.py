@@ -36,7 +36,7 @@ import numbers
 
 import torch
 
-from .utils import ScoreFn, append_dims, as_time, batch_time, check_positive, randn, sum_except_batch
+from .utils import ScoreFn, append_dims, as_time, batch_time, check_keywords, check_positive, randn, sum_except_batch
 
 __all__ = [
     "SDE",
@@ -508,13 +508,7 @@ def sde_parameters(name: str) -> dict:
 def make_sde(name: str, **kwargs) -> SDE:
     """Build a forward SDE by name (case-insensitive): ``ou, ve, vp, subvp, cou, cvp, brownian``."""
     cls = _sde_class(name)
-    allowed = sde_parameters(name)
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; its parameters are "
-            f"{', '.join(f'{k}={v!r}' for k, v in allowed.items())}"
-        )
+    check_keywords(cls.__name__, kwargs, sde_parameters(name))
     return cls(**kwargs)
 
 

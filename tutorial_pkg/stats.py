@@ -36,27 +36,36 @@ def mean_stderr(x: torch.Tensor, dim: int = 0) -> MeanSE:
     return MeanSE(x.mean(dim=dim), x.std(dim=dim) / math.sqrt(n))
 
 
-def moment_z_scores(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def moment_z_scores(
+    x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor, *, stderr: str = "gaussian"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Errors of the sample mean and covariance of ``x: (n, d)`` in units of their standard errors.
 
-    For n independent draws of N(mean, cov), the sample mean has standard error sqrt(cov_ii / n) and the
-    sample covariance entry (i, j) has standard error sqrt((cov_ii cov_jj + cov_ij^2) / n) (Gaussian
-    fourth moments; Isserlis).  Returns ``(z_mean (d,), z_cov (d, d))``; |z| < 4 is the usual check.
+    ``stderr="gaussian"``: for n independent draws of N(mean, cov) the sample mean has standard error
+    sqrt(cov_ii / n) and the sample covariance entry (i, j) sqrt((cov_ii cov_jj + cov_ij^2) / n) (Gaussian fourth
+    moments; Isserlis).  ``stderr="empirical"``: the standard errors estimated from ``x`` itself, the sample
+    standard deviations of x_i and of (x_i - m_i)(x_j - m_j) over sqrt(n), which hold for any law with finite
+    fourth moments (a mixture, say).  Returns ``(z_mean (d,), z_cov (d, d))``; |z| < 4 is the usual check.
     """
     x = torch.as_tensor(x)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"x must be samples of shape (n, d) with n >= 2, got {tuple(x.shape)}")
+    if stderr not in ("gaussian", "empirical"):
+        raise ValueError(f"stderr must be 'gaussian' or 'empirical', got {stderr!r}")
     n, d = x.shape
     mean = torch.as_tensor(mean, dtype=x.dtype).reshape(d)
     cov = torch.as_tensor(cov, dtype=x.dtype).reshape(d, d)
-    diag = cov.diagonal()
-    if not bool((diag > 0).all()):
-        raise ValueError("cov must have a positive diagonal (the z-scores divide by the variances)")
-    z_mean = (x.mean(0) - mean) / torch.sqrt(diag / n)
     xc = x - x.mean(0)
     emp = xc.T @ xc / (n - 1)
-    se = torch.sqrt((diag[:, None] * diag[None, :] + cov**2) / n)
-    return z_mean, (emp - cov) / se
+    if stderr == "empirical":
+        products = xc[:, :, None] * xc[:, None, :]  # (n, d, d)
+        se_mean, se_cov = x.std(0) / math.sqrt(n), products.std(0) / math.sqrt(n)
+    else:
+        diag = cov.diagonal()
+        if not bool((diag > 0).all()):
+            raise ValueError("cov must have a positive diagonal (the z-scores divide by the variances)")
+        se_mean, se_cov = torch.sqrt(diag / n), torch.sqrt((diag[:, None] * diag[None, :] + cov**2) / n)
+    return (x.mean(0) - mean) / se_mean, (emp - cov) / se_cov
 
 
 def variance_z_score(x: torch.Tensor, expected: float | torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ __all__ = [
     "batch_time",
     "check_positive",
     "check_generator",
+    "check_keywords",
     "check_samples",
     "randn",
     "get_profile",
@@ -113,6 +114,17 @@ def check_positive(**values: float) -> None:
             ok = math.isfinite(float(value)) and float(value) > 0
         if not ok:
             raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+
+
+def check_keywords(owner: str, given: dict, allowed: dict, *, noun: str = "parameter") -> dict:
+    """``allowed`` (names to defaults) updated with ``given``, or a ``ValueError`` that names the unknown keys and
+    lists the allowed ones with their defaults (``"VP has no parameter 'beta'; its parameters are beta_min=0.1, ..."``).
+    """
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
+        raise ValueError(f"{owner} has no {noun} {', '.join(map(repr, unknown))}; its {noun}s are {listed}")
+    return {**allowed, **given}
 
 
 def check_generator(generator) -> torch.Generator | None:

@@ -244,3 +244,12 @@ def test_ou_exact_path_refuses_the_contractive_ou():
     with pytest.raises(TypeError, match="ou_exact_path needs a tp.OU process, got COU"):
         study.ou_exact_path(tp.COU(), torch.zeros(3, 1), ts, torch.zeros(3, 4, 1))
 
+
+
+def test_an_adaptive_solve_asking_more_than_float32_resolves_is_refused():
+    sde, mix = tp.VP(), tp.ring_mixture(dtype=torch.float32)
+    x = mix.diffuse(sde, 1.0).sample(4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="rtol=1e-10 asks for more than torch.float32 can resolve"):
+        tp.ode_adaptive(sde, tp.ExactScore(mix, sde), x, tp.uniform_grid(sde, 1), rtol=1e-10)
+    out = tp.ode_adaptive(sde, tp.ExactScore(mix, sde), x, tp.uniform_grid(sde, 1), rtol=1e-5)
+    assert out.dtype == torch.float32

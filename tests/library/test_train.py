@@ -139,14 +139,14 @@ def test_bad_configurations_fail_at_once(data):
         ({"lr": -1}, r"TrainConfig.lr must be a finite positive number, got -1"),
         ({"net": "unet9"}, r"TrainConfig.net='unet9' is not known; choose one of mlp"),
         ({"sde": "vp", "sde_kwargs": {"beta_min": -1.0}}, "beta_min"),
-        ({"sde": "vp", "sde_kwargs": {"beta": 1.0}}, r"vp has no parameter 'beta'; its parameters: beta_min=0.1"),
+        ({"sde": "vp", "sde_kwargs": {"beta": 1.0}}, r"vp has no parameter 'beta'; its parameters are beta_min=0.1"),
         ({"net_kwargs": {"width": 8}}, r"mlp has no parameter 'width'"),
         (
             {"loss_kwargs": {"n_slice": 2}, "loss": "ssm"},
-            r"loss 'ssm' has no option 'n_slice'; its options: n_slices=1",
+            r"loss 'ssm' has no option 'n_slice'; its options are n_slices=1",
         ),
         ({"loss_kwargs": {"coupling": "both"}, "loss": "ct"}, r"loss_kwargs\['coupling'\] must be one of shared"),
-        ({"loss_kwargs": {"weighting": "g2"}}, r"loss 'dsm' has no option 'weighting'; its options: none"),
+        ({"loss_kwargs": {"weighting": "g2"}}, r"loss 'dsm' has no option 'weighting'; its options are none"),
     ]:
         with pytest.raises(ValueError, match=match):
             SMALL.replace(**bad)

@@ -25,8 +25,8 @@ forward SDE.  Consequences, each a function below:
 * :func:`path_covariance` — Cov(X_s, X_t) along the family started from p_T:
   sqrt(v_s v_t) rho(s, t)^{h^2}.  Same marginals for every h, different paths: correlation 1 for the
   probability-flow ODE (h = 0), rho for the reverse SDE (h = 1, the forward path law reversed).
-* :func:`gaussian_moment_odes` solves the moment ODEs numerically (``scipy.integrate.solve_ivp``) as an
-  independent check of the closed forms.
+* :func:`gaussian_moment_odes` solves the moment ODEs numerically (scipy, through
+  :func:`~tutorial_pkg.solve_ivp_torch`) as an independent check of the closed forms.
 
 The discretised samplers have their exact laws in :mod:`tutorial_pkg.exact.samplers`.  Shapes: data of event
 shape ``(d,)``; means and variances are ``(d,)`` tensors, covariances ``(d, d)``; times are floats.
@@ -35,10 +35,10 @@ Everything is computed in the data's dtype (use float64).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..distributions import Gaussian, GaussianMixture
+from ..samplers.ode import solve_ivp_torch
 from ..sde import SDE, check_sde
 from ..utils import as_time
 
@@ -203,33 +203,24 @@ def gaussian_moment_odes(
     with M(T) = init_mean, V(T) = init_var (per coordinate).  An independent check of
     :func:`generative_gaussian_law`, which gives the same numbers in closed form.
     """
-    from scipy.integrate import solve_ivp
-
     check_gaussian_data(data)
     (t_min,) = _check_times(sde, t_min)
     T = float(sde.T)
+    dtype = data.dtype
+    data = data.to(torch.float64)  # a numerical check: solved in float64 whatever the data's dtype
     like = data.loc
     d = like.shape[0]
     mean0, cov0 = _as_init(init_mean, torch.as_tensor(init_var, dtype=like.dtype).expand(d), like)
-    mu = torch.as_tensor(sde._mu_like(like), dtype=like.dtype).expand(d).numpy()
+    mu = torch.as_tensor(sde._mu_like(like), dtype=like.dtype).expand(d)
     h2 = float(h_ratio) ** 2
 
-    def coeffs(t: float):
-        tt = torch.tensor(t, dtype=like.dtype)
-        a = float(sde.drift_coeff(tt))
-        g2 = float(sde.diffusion(tt)) ** 2
+    def rhs(y: torch.Tensor, t: float) -> torch.Tensor:
+        a, g2 = sde.drift_coeff(t).to(like), sde.diffusion(t).to(like) ** 2
         m_t, v_t = gaussian_marginal(sde, data, min(max(t, 0.0), T))
-        return a, g2, m_t.numpy(), v_t.numpy()
-
-    def rhs(t, y):
-        a, g2, m_t, v_t = coeffs(t)
         M, V = y[:d], y[d:]
         c = (1 + h2) * g2 / (2 * v_t)
-        return np.concatenate([a * (M - mu) + c * (M - m_t), 2 * (a + c) * V - h2 * g2])
+        return torch.cat([a * (M - mu) + c * (M - m_t), 2 * (a + c) * V - h2 * g2])
 
-    y0 = np.concatenate([mean0.numpy(), cov0.diagonal().numpy()])
-    sol = solve_ivp(rhs, (T, t_min), y0, method="DOP853", rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"solve_ivp failed: {sol.message}")
-    y = torch.as_tensor(sol.y[:, -1], dtype=like.dtype)
-    return y[:d], y[d:]
+    y0 = torch.cat([mean0, cov0.diagonal()])
+    y = solve_ivp_torch(rhs, y0, (T, t_min), method="DOP853", rtol=rtol, atol=atol)
+    return y[:d].to(dtype), y[d:].to(dtype)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ..utils import check_keywords
 from .mlp import FourierTimeFeatures, TimeMLP
 from .models import ScoreModel, call_network
 from .parametrization import PARAMETRIZATIONS, check_parametrization, score_to_eps, score_to_x0, to_score
@@ -60,11 +61,5 @@ def network_parameters(name: str) -> dict:
 
 def build_network(name: str, event_shape: tuple[int, ...], *, T: float, **kwargs) -> nn.Module:
     """A freshly initialised float32 backbone ``name`` for states of shape ``event_shape``."""
-    allowed = network_parameters(name)
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"network {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters are "
-            f"{', '.join(f'{k}={v!r}' for k, v in allowed.items())}"
-        )
+    check_keywords(f"network {name!r}", kwargs, network_parameters(name))
     return _builder(name)(tuple(event_shape), T=T, **kwargs).float()

@@ -64,6 +64,12 @@ def solve_ivp_torch(
     from scipy.integrate import solve_ivp
 
     shape, dtype, device = y0.shape, y0.dtype, y0.device
+    resolution = 10 * torch.finfo(dtype).eps
+    if not rtol >= resolution:
+        raise ValueError(
+            f"rtol={rtol:g} asks for more than {dtype} can resolve (about {resolution:.0e}): the solver would "
+            "shrink its steps forever; loosen rtol or pass float64 inputs"
+        )
 
     def rhs(t, y):
         state = torch.as_tensor(y, dtype=dtype, device=device).reshape(shape)

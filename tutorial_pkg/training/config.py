@@ -12,6 +12,7 @@ from ..consistency import CONSISTENCY_LOSSES, ConsistencyModel
 from ..losses import WEIGHTINGS
 from ..nets import NETWORKS, PARAMETRIZATIONS, ScoreModel, build_network, network_parameters
 from ..sde import SDE_NAMES, make_sde, sde_parameters
+from ..utils import check_keywords
 from .objectives import OBJECTIVES, check_loss_options
 
 __all__ = ["TrainConfig", "LR_SCHEDULES"]
@@ -23,14 +24,10 @@ def _canonical(name: str, given: dict, defaults: dict, field_name: str) -> dict:
     """``defaults`` updated with ``given``, ints promoted to float where the default is a float; JSON values only."""
     if not isinstance(given, dict):
         raise TypeError(f"TrainConfig.{field_name} must be a dict, got {type(given).__name__}")
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        listed = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
-        raise ValueError(f"TrainConfig.{field_name}: {name} has no parameter {', '.join(map(repr, unknown))}; "
-                         f"its parameters: {listed}")
+    full = check_keywords(f"TrainConfig.{field_name}: {name}", given, defaults)
     out = {}
     for key, default in defaults.items():
-        value = given.get(key, default)
+        value = full[key]
         if isinstance(default, float) and isinstance(value, numbers.Integral) and not isinstance(value, bool):
             value = float(value)
         try:

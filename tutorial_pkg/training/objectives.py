@@ -18,6 +18,7 @@ import torch
 from ..consistency import CONSISTENCY_LOSSES, COUPLINGS, consistency_grid
 from ..distributions import ExactScore, GaussianMixture
 from ..losses import LOSSES
+from ..utils import check_keywords
 
 __all__ = ["OBJECTIVES", "loss_options", "check_loss_options", "make_objective", "Objective"]
 
@@ -56,12 +57,7 @@ _OPTION_CHECKS = {
 
 def check_loss_options(loss: str, options: dict) -> dict:
     """``options`` completed with the defaults of ``loss``; a ``ValueError`` naming any unknown or bad option."""
-    allowed = loss_options(loss)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
-        raise ValueError(f"loss {loss!r} has no option {', '.join(map(repr, unknown))}; its options: {listed}")
-    full = {**allowed, **options}
+    full = check_keywords(f"loss {loss!r}", options, loss_options(loss), noun="option")
     for name, value in full.items():
         test, expected = _OPTION_CHECKS.get(name, (lambda v: True, ""))
         if not test(value):
