@@ -16,7 +16,9 @@ import tutorial_pkg as tp
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+_MPS = getattr(torch.backends, "mps", None)
+#: The devices PyTorch sees: the device tests run on each (the CPU here; CUDA or Apple's MPS where present).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _MPS and _MPS.is_available() else [])
 
 # One instance of every forward SDE of the course, with the default parameters.
 ALL_SDES = [tp.OU(), tp.VE(), tp.VP(), tp.SubVP(), tp.COU(), tp.CVP(), tp.OU(theta=1.0, sigma=1.5, mu=0.7, T=2.0)]

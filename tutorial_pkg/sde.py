@@ -203,7 +203,13 @@ class SDE:
         """Return ``t`` as a tensor, raising ``ValueError`` if any time is NaN or lies outside ``[0, T]``."""
         t = as_time(t, like)
         tol = 1e-6 * max(1.0, self.T)
-        if t.numel() and not bool(((t >= -tol) & (t <= self.T + tol)).all()):
+        if t.ndim == 0 or (t.ndim == 1 and t.numel() and t.stride(0) == 0):  # one time (perhaps expanded)
+            lo = hi = float(t.reshape(-1)[0]) if t.numel() else 0.0
+        elif t.numel():
+            lo, hi = (float(v) for v in torch.aminmax(t))
+        else:
+            lo = hi = 0.0
+        if not (-tol <= lo and hi <= self.T + tol):  # NaN fails both comparisons
             raise ValueError(
                 f"time outside [0, T] = [0, {self.T:g}] for {type(self).__name__}: "
                 f"got values in [{t.min().item():g}, {t.max().item():g}]"
@@ -348,12 +354,16 @@ class _LinearBeta(SDE):
 
     def beta(self, t: float | torch.Tensor) -> torch.Tensor:
         """beta(t) = beta_min + t / T (beta_max - beta_min) (Tang & Zhao eq. 3.9)."""
-        t = self.check_time(t)
-        return self.beta_min + t / self.T * (self.beta_max - self.beta_min)
+        return self._beta(self.check_time(t))
 
     def beta_integral(self, t: float | torch.Tensor) -> torch.Tensor:
         """B(t) = int_0^t beta = beta_min t + (beta_max - beta_min) t^2 / (2T)."""
-        t = self.check_time(t)
+        return self._beta_integral(self.check_time(t))
+
+    def _beta(self, t: torch.Tensor) -> torch.Tensor:
+        return self.beta_min + t / self.T * (self.beta_max - self.beta_min)
+
+    def _beta_integral(self, t: torch.Tensor) -> torch.Tensor:
         return self.beta_min * t + (self.beta_max - self.beta_min) * t**2 / (2 * self.T)
 
 
@@ -364,16 +374,16 @@ class VP(_LinearBeta):
     """
 
     def _drift_coeff(self, t):
-        return -0.5 * self.beta(t)
+        return -0.5 * self._beta(t)
 
     def _diffusion(self, t):
-        return self.beta(t).sqrt()
+        return self._beta(t).sqrt()
 
     def _mean_coeff(self, t):
-        return torch.exp(-0.5 * self.beta_integral(t))
+        return torch.exp(-0.5 * self._beta_integral(t))
 
     def _variance(self, t):
-        return -torch.expm1(-self.beta_integral(t))
+        return -torch.expm1(-self._beta_integral(t))
 
     def prior_std(self):
         return 1.0
@@ -386,16 +396,16 @@ class SubVP(_LinearBeta):
     """
 
     def _drift_coeff(self, t):
-        return -0.5 * self.beta(t)
+        return -0.5 * self._beta(t)
 
     def _diffusion(self, t):
-        return (self.beta(t) * -torch.expm1(-2 * self.beta_integral(t))).sqrt()
+        return (self._beta(t) * -torch.expm1(-2 * self._beta_integral(t))).sqrt()
 
     def _mean_coeff(self, t):
-        return torch.exp(-0.5 * self.beta_integral(t))
+        return torch.exp(-0.5 * self._beta_integral(t))
 
     def _variance(self, t):
-        return torch.expm1(-self.beta_integral(t)) ** 2
+        return torch.expm1(-self._beta_integral(t)) ** 2
 
     def prior_std(self):
         return 1.0
@@ -412,16 +422,16 @@ class CVP(_LinearBeta):
         super().__init__(beta_min, beta_max, T)
 
     def _drift_coeff(self, t):
-        return 0.5 * self.beta(t)
+        return 0.5 * self._beta(t)
 
     def _diffusion(self, t):
-        return self.beta(t).sqrt()
+        return self._beta(t).sqrt()
 
     def _mean_coeff(self, t):
-        return torch.exp(0.5 * self.beta_integral(t))
+        return torch.exp(0.5 * self._beta_integral(t))
 
     def _variance(self, t):
-        return torch.expm1(self.beta_integral(t))
+        return torch.expm1(self._beta_integral(t))
 
     def prior_std(self):
         return math.sqrt(math.expm1(self.T / 2 * (self.beta_min + self.beta_max)))
