@@ -204,9 +204,9 @@ class SDE:
         t = as_time(t, like)
         tol = 1e-6 * max(1.0, self.T)
         if t.ndim == 0 or (t.ndim == 1 and t.numel() and t.stride(0) == 0):  # one time (perhaps expanded)
-            lo = hi = float(t.reshape(-1)[0]) if t.numel() else 0.0
+            lo = hi = float(t.detach().reshape(-1)[0]) if t.numel() else 0.0
         elif t.numel():
-            lo, hi = (float(v) for v in torch.aminmax(t))
+            lo, hi = (float(v) for v in torch.aminmax(t.detach()))
         else:
             lo = hi = 0.0
         if not (-tol <= lo and hi <= self.T + tol):  # NaN fails both comparisons
