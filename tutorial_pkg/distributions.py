@@ -186,7 +186,7 @@ class GaussianMixture:
         if t.ndim > 1:
             raise ValueError(f"t must be a scalar or have shape (B,), got {tuple(t.shape)}")
         mu = sde._mu_like(self.means)
-        alpha, var = sde.mean_coeff(t), sde.variance(t)
+        alpha, var = sde._at(sde._mean_coeff, t), sde._at(sde._variance, t)
         if t.ndim == 1:
             nd = self.means.ndim + 1
             alpha, var = append_dims(alpha, nd), append_dims(var, nd)

@@ -86,23 +86,25 @@ class SDE:
     # --- the coefficients, with the time checked ---------------------------------------------
     def drift_coeff(self, t: float | torch.Tensor) -> torch.Tensor:
         """a(t), the coefficient of the linear drift f(x, t) = a(t) (x - mu); ``t`` in ``[0, T]``, same shape out."""
-        t = self.check_time(t)
-        return torch.broadcast_to(self._drift_coeff(t), t.shape)
+        return self._at(self._drift_coeff, self.check_time(t))
 
     def diffusion(self, t: float | torch.Tensor) -> torch.Tensor:
         """g(t), the scalar diffusion coefficient."""
-        t = self.check_time(t)
-        return torch.broadcast_to(self._diffusion(t), t.shape)
+        return self._at(self._diffusion, self.check_time(t))
 
     def mean_coeff(self, t: float | torch.Tensor) -> torch.Tensor:
         """alpha(t) = exp(int_0^t a(s) ds), so that E[X_t | X_0 = x] = mu + alpha(t)(x - mu)."""
-        t = self.check_time(t)
-        return torch.broadcast_to(self._mean_coeff(t), t.shape)
+        return self._at(self._mean_coeff, self.check_time(t))
 
     def variance(self, t: float | torch.Tensor) -> torch.Tensor:
         """sigma(t)^2 = int_0^t exp(2 int_s^t a) g(s)^2 ds, the kernel's variance per coordinate."""
-        t = self.check_time(t)
-        return torch.broadcast_to(self._variance(t), t.shape)
+        return self._at(self._variance, self.check_time(t))
+
+    @staticmethod
+    def _at(formula, t: torch.Tensor) -> torch.Tensor:
+        """``formula`` at a time tensor already checked, with the time's shape (the package's inner loops call
+        this after checking their grid once, instead of checking the same times at every step)."""
+        return torch.broadcast_to(formula(t), t.shape)
 
     def std(self, t: float | torch.Tensor) -> torch.Tensor:
         """sigma(t), the kernel's standard deviation."""
@@ -139,8 +141,15 @@ class SDE:
     # --- everything else follows ----------------------------------------------------------
     def drift(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """f(x, t) = a(t) (x - mu) for ``x: (B, *D)`` and ``t`` a float or ``(B,)``."""
-        a = append_dims(self.drift_coeff(batch_time(t, x)), x.ndim)
-        return a * (x - self._mu_like(x))
+        return self._drift(x, batch_time(self.check_time(t, like=x), x))
+
+    def _drift(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """f(x, t) at checked times ``t: (B,)``."""
+        return append_dims(self._at(self._drift_coeff, t), x.ndim) * (x - self._mu_like(x))
+
+    def _drift_and_diffusion(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Euler–Maruyama step's coefficients at checked times ``t: (B,)`` (the grid is checked once)."""
+        return self._drift(x, t), self._at(self._diffusion, t)
 
     def marginal(self, x0: torch.Tensor, t: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean ``(B, *D)`` and standard deviation (broadcastable) of ``X_t | X_0 = x0``; ``t`` a float or ``(B,)``."""
@@ -246,16 +255,23 @@ class ReverseSDE:
 
     def drift(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """The drift f - (1 + h_ratio^2)/2 g^2 score at ``x: (B, *D)``, ``t`` a float or ``(B,)``."""
-        t = batch_time(t, x)
-        g2 = append_dims(self.sde.diffusion(t) ** 2, x.ndim)
-        s = self.score(x, t)
-        if not torch.is_tensor(s) or s.shape != x.shape:
-            raise ValueError(f"score returned shape {tuple(getattr(s, 'shape', ()))}, expected {tuple(x.shape)}")
-        return self.sde.drift(x, t) - 0.5 * (1.0 + self.h_ratio**2) * g2 * s
+        return self._drift(x, batch_time(self.sde.check_time(t, like=x), x))
 
     def diffusion(self, t: float | torch.Tensor) -> torch.Tensor:
         """h(t) = h_ratio * g(t)."""
         return self.h_ratio * self.sde.diffusion(t)
+
+    def _drift(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        sde = self.sde
+        g2 = append_dims(sde._at(sde._diffusion, t) ** 2, x.ndim)
+        s = self.score(x, t)
+        if not torch.is_tensor(s) or s.shape != x.shape:
+            raise ValueError(f"score returned shape {tuple(getattr(s, 'shape', ()))}, expected {tuple(x.shape)}")
+        return sde._drift(x, t) - 0.5 * (1.0 + self.h_ratio**2) * g2 * s
+
+    def _drift_and_diffusion(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Euler–Maruyama step's coefficients at checked times ``t: (B,)``."""
+        return self._drift(x, t), self.h_ratio * self.sde._at(self.sde._diffusion, t)
 
 
 # --------------------------------------------------------------------------------------------

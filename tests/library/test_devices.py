@@ -35,7 +35,9 @@ def test_training_and_loading_keep_the_model_on_its_device(trained):
     x = torch.randn(5, 2, dtype=torch.float64)  # CPU, float64
     out = again.model(x, 0.3)
     assert out.device.type == "cpu" and out.dtype == torch.float64 and out.shape == x.shape
-    torch.testing.assert_close(out, first.model(x, 0.3))
+    # the same float32 weights: equal up to float32 rounding (matmul kernels may round differently with the memory
+    # layout, by an ulp of float32, 1e-7 relative)
+    torch.testing.assert_close(out, first.model(x, 0.3), rtol=1e-5, atol=1e-6)
     assert again.path is not None and again.path.exists() and again.sde.T == 1.0
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..sde import check_sde
 from ..utils import batch_time
-from .parametrization import _kernel, check_parametrization, score_to_eps, score_to_x0, to_score
+from .parametrization import _kernel, _score_from, check_parametrization, score_to_eps, score_to_x0
 
 __all__ = ["call_network", "ScoreModel"]
 
@@ -56,13 +56,16 @@ class ScoreModel(nn.Module):
     def output(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """The backbone's raw output at ``(x, t)`` (in the parametrisation it was trained in)."""
         t = self._times(x, t)
-        mu, alpha, sigma = _kernel(self.sde, t, x)
-        x_in = (x - mu) / torch.sqrt(alpha**2 + sigma**2)
-        return call_network(self.net, x_in, t)
+        return self._output(x, t, _kernel(self.sde, t, x, checked=True))
+
+    def _output(self, x: torch.Tensor, t: torch.Tensor, kernel) -> torch.Tensor:
+        mu, alpha, sigma = kernel
+        return call_network(self.net, (x - mu) / torch.sqrt(alpha**2 + sigma**2), t)
 
     def forward(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-        t = self._times(x, t)
-        return to_score(self.output(x, t), x, t, self.sde, self.parametrization)
+        t = self._times(x, t)  # checked once; the kernel is computed once for the input and the conversion
+        kernel = _kernel(self.sde, t, x, checked=True)
+        return _score_from(self._output(x, t, kernel), x, kernel, self.parametrization)
 
     def eps(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """The noise prediction -sigma_t s(x, t)."""

@@ -30,10 +30,12 @@ def check_parametrization(name: str) -> str:
     return name
 
 
-def _kernel(sde, t: torch.Tensor, x: torch.Tensor):
-    """mu, alpha_t, sigma_t broadcast against ``x: (B, *D)``."""
-    alpha = append_dims(sde.mean_coeff(t).to(x), x.ndim)
-    sigma = append_dims(sde.std(t).to(x), x.ndim)
+def _kernel(sde, t: torch.Tensor, x: torch.Tensor, *, checked: bool = False):
+    """mu, alpha_t, sigma_t broadcast against ``x: (B, *D)`` (``checked``: ``t`` lies in [0, T] already)."""
+    if not checked:
+        t = sde.check_time(t, like=x)
+    alpha = append_dims(sde._at(sde._mean_coeff, t).to(x), x.ndim)
+    sigma = append_dims(sde._at(sde._variance, t).sqrt().to(x), x.ndim)
     return sde._mu_like(x), alpha, sigma
 
 
@@ -42,7 +44,14 @@ def to_score(output: torch.Tensor, x: torch.Tensor, t: torch.Tensor, sde, parame
     check_parametrization(parametrization)
     if parametrization == "score":
         return output
-    mu, alpha, sigma = _kernel(sde, t, x)
+    return _score_from(output, x, _kernel(sde, t, x), parametrization)
+
+
+def _score_from(output: torch.Tensor, x: torch.Tensor, kernel, parametrization: str) -> torch.Tensor:
+    """The score from ``output`` given the kernel ``(mu, alpha, sigma)`` at the output's times."""
+    if parametrization == "score":
+        return output
+    mu, alpha, sigma = kernel
     if bool((sigma == 0).any()):
         raise ValueError(
             f"a {parametrization!r}-parametrised model has no score where sigma_t = 0 (t = 0): evaluate it at t > 0, "

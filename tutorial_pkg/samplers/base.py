@@ -68,9 +68,10 @@ class NoiseSource:
                 )
         self.noise = noise
 
-    def __call__(self) -> torch.Tensor:
-        """The next draw, shaped like ``like``."""
-        k, self.used = self.used, self.used + 1
+    def __call__(self, index: int | None = None) -> torch.Tensor:
+        """The next draw (or draw number ``index`` of the injected noise), shaped like ``like``."""
+        k = self.used if index is None else index
+        self.used = k + 1
         if self.noise is not None:
             return self.noise[:, k].to(self.like)
         return randn(self.like.shape, generator=self.generator, dtype=self.like.dtype, device=self.like.device)

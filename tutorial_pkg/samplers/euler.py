@@ -36,15 +36,17 @@ def integrate_sde(
         raise ValueError(f"x must be a floating tensor of shape (B, *D), got {getattr(x, 'shape', type(x))}")
     ts = check_grid(ts, T=getattr(process, "T", None), decreasing=None, like=x)
     source = NoiseSource(noise, check_generator(generator), x, ts.numel() - 1)
+    # the package's own processes skip the per-step time checks: the grid is checked once, above
+    coefficients = getattr(process, "_drift_and_diffusion", None)
+    if coefficients is None:
+        coefficients = lambda x, t: (process.drift(x, t), process.diffusion(t))  # noqa: E731
 
     def step(i, x, t, t_next):
         dt = t_next - t
-        tb = batch_time(t, x)
-        g = process.diffusion(tb)
-        x = x + process.drift(x, tb) * dt
+        drift, g = coefficients(x, batch_time(t, x))
+        x = x + drift * dt
         if noise is not None or bool((g != 0).any()):
-            source.used = i  # step i takes draw i, even after steps that drew nothing
-            x = x + append_dims(g, x.ndim) * dt.abs().sqrt() * source()
+            x = x + append_dims(g, x.ndim) * dt.abs().sqrt() * source(i)  # step i takes draw i
         return x
 
     return sweep(step, x, ts, callback, progress)

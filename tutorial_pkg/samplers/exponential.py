@@ -22,11 +22,11 @@ __all__ = ["exponential_integrator", "ddim", "dpm_solver_multistep"]
 def _ve_view(sde, score, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor):
     """The step in y = (x - mu)/alpha: returns y, u = y - y0_hat (Tweedie), nu, nu_next, and ``back(y_next)``
     that maps y at ``t_next`` back to x.  ``t``, ``t_next``: 0-d times."""
-    tb, tb_next = batch_time(t, x), batch_time(t_next, x)
-    alpha = append_dims(sde.mean_coeff(tb), x.ndim)
-    nu = append_dims(sde.std(tb), x.ndim) / alpha
-    alpha_next = append_dims(sde.mean_coeff(tb_next), x.ndim)
-    nu_next = append_dims(sde.std(tb_next), x.ndim) / alpha_next
+    tb, tb_next = batch_time(t, x), batch_time(t_next, x)  # grid times, checked once by the sampler
+    alpha = append_dims(sde._at(sde._mean_coeff, tb), x.ndim)
+    nu = append_dims(sde._at(sde._variance, tb).sqrt(), x.ndim) / alpha
+    alpha_next = append_dims(sde._at(sde._mean_coeff, tb_next), x.ndim)
+    nu_next = append_dims(sde._at(sde._variance, tb_next).sqrt(), x.ndim) / alpha_next
     mu = sde._mu_like(x)
     y = (x - mu) / alpha
     u = -alpha * nu**2 * checked_score(score, x, tb)

@@ -86,6 +86,12 @@ def solve_ivp_torch(
     return ys.reshape(-1, *shape) if t_eval is not None else ys[-1].reshape(shape)
 
 
+def _checked_field(sde, score) -> Callable:
+    """The probability-flow field ``F(x, t)`` for times on a grid the sampler has checked (no per-step checks)."""
+    flow = sde.probability_flow(score)
+    return lambda x, t: flow._drift(x, batch_time(t, x))
+
+
 def ode_euler(
     sde,
     score,
@@ -101,8 +107,8 @@ def ode_euler(
     Deterministic: ``generator`` is accepted for the shared signature and unused.
     """
     ts = check_inputs(sde, score, x, ts, generator, decreasing=None)
-    flow = sde.probability_flow(score)
-    return sweep(lambda i, x, t, t_next: x + flow.drift(x, batch_time(t, x)) * (t_next - t), x, ts, callback, progress)
+    field = _checked_field(sde, score)
+    return sweep(lambda i, x, t, t_next: x + field(x, t) * (t_next - t), x, ts, callback, progress)
 
 
 def ode_heun(
@@ -120,8 +126,8 @@ def ode_heun(
     Two score evaluations per step.  Deterministic: ``generator`` is unused.
     """
     ts = check_inputs(sde, score, x, ts, generator, decreasing=None)
-    flow = sde.probability_flow(score)
-    return sweep(lambda i, x, t, t_next: heun_step(flow.drift, x, t, t_next), x, ts, callback, progress)
+    field = _checked_field(sde, score)
+    return sweep(lambda i, x, t, t_next: heun_step(field, x, t, t_next), x, ts, callback, progress)
 
 
 def ode_adaptive(
@@ -145,11 +151,11 @@ def ode_adaptive(
     so the solver's steps are shared by the batch.  Deterministic: ``generator`` and ``progress`` are unused.
     """
     ts = check_inputs(sde, score, x, ts, generator, decreasing=None)
-    flow = sde.probability_flow(score)
+    flow_field = _checked_field(sde, score)
 
     def field(state, t):
         with torch.no_grad():
-            return flow.drift(state, t)
+            return flow_field(state, t)
 
     states = solve_ivp_torch(
         field, x, (float(ts[0]), float(ts[-1])), t_eval=ts, method=method, rtol=rtol, atol=atol
