@@ -204,3 +204,17 @@ def test_ddpm_step_is_the_exponential_integrator_with_h_1():
     torch.testing.assert_close(exact.ddpm_step(sde, score, x, 0.6, 0.45, z), out, rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="VP"):
         exact.ddpm_step(tp.VE(), score, x, 0.6, 0.45, z)
+
+
+def test_affine_gaussian_chain_is_the_step_by_step_recursion():
+    gen = torch.Generator().manual_seed(11)
+    G = 0.5 + torch.rand(30, 3, generator=gen, dtype=torch.float64)
+    b, q = torch.randn(30, 3, generator=gen, dtype=torch.float64), torch.rand(30, 1, generator=gen, dtype=torch.float64)
+    mean, var, gain = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), torch.full((3,), 0.7), torch.ones(3)
+    m, v = mean.clone(), var.clone().double()
+    for k in range(30):  # the recursion, written out
+        m, v, gain = G[k] * m + b[k], G[k] ** 2 * v + q[k], G[k] * gain
+    out = exact.affine_gaussian_chain(G, b, q, mean, var)
+    torch.testing.assert_close(out.mean, m, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out.var, v, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out.gain, gain.double(), rtol=1e-12, atol=1e-12)

@@ -81,16 +81,18 @@ def affine_gaussian_chain(G: torch.Tensor, b: torch.Tensor, q: torch.Tensor, mea
     """Moments of X_{k+1} = G_k X_k + b_k + sqrt(q_k) Z_k (independent Z_k) after N steps, per coordinate.
 
     ``G, b, q``: ``(N, d)`` (or broadcastable), the step's gain, offset and added variance; ``mean, var``: the
-    start ``(d,)``.  M <- G M + b, V <- G^2 V + q, gain <- G gain.  The one recursion behind the exact laws of
-    the Euler–Maruyama chains (forward and generative) and of the exponential integrator.
+    start ``(d,)``.  M <- G M + b, V <- G^2 V + q, gain <- G gain, i.e. in closed form, with
+    A_k = prod_{j > k} G_j: gain = prod_k G_k, M_N = gain M_0 + sum_k A_k b_k, V_N = gain^2 V_0 + sum_k A_k^2 q_k.
+    The one recursion behind the exact laws of the Euler–Maruyama chains (forward and generative) and of the
+    exponential integrator.
     """
-    mean, var = torch.as_tensor(mean), torch.as_tensor(var)
-    gain = torch.ones_like(mean)
-    for k in range(G.shape[0]):
-        mean = G[k] * mean + b[k]
-        var = G[k] ** 2 * var + q[k]
-        gain = G[k] * gain
-    return ChainMoments(mean, var, gain)
+    G, b, q = torch.broadcast_tensors(torch.as_tensor(G), torch.as_tensor(b), torch.as_tensor(q))
+    mean, var = torch.as_tensor(mean, dtype=G.dtype), torch.as_tensor(var, dtype=G.dtype)
+    # after[k] = prod_{j > k} G_j: a reversed cumulative product, shifted by one step
+    after = torch.flip(torch.cumprod(torch.flip(G, [0]), 0), [0])
+    after = torch.cat([after[1:], torch.ones_like(after[:1])])
+    gain = after[0] * G[0]
+    return ChainMoments(gain * mean + (b * after).sum(0), gain**2 * var + (q * after**2).sum(0), gain)
 
 
 # ------------------------------------------------------------------------------------------------
