@@ -24,8 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1]
 
 
-def run(notebook: Path, checkout: Path, cache: Path, timeout: int) -> float:
-    """Seconds to execute ``notebook`` in a fresh kernel whose ``tutorial_pkg`` comes from ``checkout``."""
+def run(notebook: Path, checkout: Path, cache: Path, timeout: int) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds to execute ``notebook`` in a fresh kernel whose ``tutorial_pkg`` comes from
+    ``checkout``: the wall time of the run and the kernel's own CPU time (steadier on a shared machine)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -36,6 +37,7 @@ def run(notebook: Path, checkout: Path, cache: Path, timeout: int) -> float:
         "TQDM_DISABLE": "1",
     }
     nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import time as _t\nprint('__cpu__', _t.process_time())"))
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -43,7 +45,9 @@ def run(notebook: Path, checkout: Path, cache: Path, timeout: int) -> float:
                                 resources={"metadata": {"path": str(notebook.parent)}})
         tic = time.perf_counter()
         client.execute()
-        return time.perf_counter() - tic
+        wall = time.perf_counter() - tic
+        text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        return wall, float(text.split("__cpu__", 1)[1])
     finally:
         for k, v in old.items():
             if v is None:
@@ -80,31 +84,35 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             for side, checkout in sides.items():
                 run(checkout / args.folder / n, checkout, caches[side], args.timeout)
-    times: dict[str, dict[str, list[float]]] = {n: {side: [] for side in sides} for n in names}
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {n: {side: [] for side in sides} for n in names}
     for _ in range(args.repeat):
         for n in names:
             for side, checkout in sides.items():
-                times[n][side].append(run(checkout / args.folder / n, checkout, caches[side], args.timeout))
+                runs[n][side].append(run(checkout / args.folder / n, checkout, caches[side], args.timeout))
 
     def cell(values: list[float]) -> str:
         return f"{statistics.median(values):7.1f} ({min(values):.1f}..{max(values):.1f})"
 
     state = "cold" if args.cold else "warm cache"
-    print(f"{args.folder}/ notebooks, {state}, {args.repeat} timed run(s) each, median (min..max) seconds")
-    head = f"{'notebook':32s} {'this':>22s}" + (f" {'other':>22s} {'this/other':>11s}" if args.other else "")
-    print(head)
-    for n in names:
-        row = f"{n:32s} {cell(times[n]['this']):>22s}"
+    for k, what in enumerate(("wall", "kernel CPU")):
+        runs_note = f"{args.repeat} timed run(s) each"
+        print(f"\n{args.folder}/ notebooks, {state}, {runs_note}: {what} seconds, median (min..max)")
+        head = f"{'notebook':32s} {'this':>22s}" + (f" {'other':>22s} {'this/other':>11s}" if args.other else "")
+        print(head)
+        totals = dict.fromkeys(sides, 0.0)
+        for n in names:
+            values = {side: [r[k] for r in runs[n][side]] for side in sides}
+            for side in sides:
+                totals[side] += statistics.median(values[side])
+            row = f"{n:32s} {cell(values['this']):>22s}"
+            if args.other:
+                ratio = statistics.median(values["this"]) / statistics.median(values["other"])
+                row += f" {cell(values['other']):>22s} {ratio:11.2f}"
+            print(row)
+        summary = f"{'total':32s} {totals['this']:7.1f}"
         if args.other:
-            ratio = statistics.median(times[n]["this"]) / statistics.median(times[n]["other"])
-            row += f" {cell(times[n]['other']):>22s} {ratio:11.2f}"
-        print(row)
-    total = sum(statistics.median(v["this"]) for v in times.values())
-    summary = f"{'total':32s} {total:7.1f}"
-    if args.other:
-        other = sum(statistics.median(v["other"]) for v in times.values())
-        summary += f"{'':15s} {other:7.1f}{'':15s} {total / other:11.2f}"
-    print(summary)
+            summary += f"{'':15s} {totals['other']:7.1f}{'':15s} {totals['this'] / totals['other']:11.2f}"
+        print(summary)
     return 0
 
 
